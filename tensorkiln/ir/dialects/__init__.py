@@ -1,0 +1,1 @@
+"""Dialects: ``builtin`` (return), ``graph`` (tensor ops) and ``loops`` (buffers and loop nests)."""

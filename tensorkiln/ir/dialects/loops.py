@@ -1,0 +1,196 @@
+"""The ``loops`` dialect: buffers (memrefs), structured loop nests and scalar arithmetic.
+
+This is the last stage before LLVM IR. Buffers are contiguous row-major memrefs whose dims may be
+symbolic; ``loops.dim`` materialises the value of a dim expression from the symbols bound at entry.
+``loops.for`` is a counted loop with loop-carried values (``iter_args``): operands are
+``lower, upper, init...``, the body block's arguments are ``iv, carried...`` and its ``loops.yield``
+gives the next carried values; the op's results are the final ones. Scalar ops mirror the graph
+dialect's elementwise ops by name (``loops.add``, ``loops.exp``, ``loops.lt`` …) on ``f32``,
+``i64``, ``index`` … values.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ..diagnostics import CompileError
+from ..opdef import Attr, OpDef, register
+from ..types import INDEX, IndexType, MemRefType, ScalarType, Type, i1
+from .graph import UNARY_OPS
+
+
+def _scalar(t: Type, opname: str, loc) -> Type:
+    if not isinstance(t, (ScalarType, IndexType)):
+        raise CompileError(f"'{opname}' expects scalar or index operands, got {t}", loc)
+    return t
+
+
+@register
+class DimOp(OpDef):
+    name = "loops.dim"
+    num_operands = 0
+    attrs = {"value": Attr("dim")}
+    traits = frozenset({"pure"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        return [INDEX]
+
+
+@register
+class ConstOp(OpDef):
+    """A scalar or index constant; the result type is given explicitly."""
+
+    name = "loops.const"
+    num_operands = 0
+    attrs = {"value": Attr("number")}
+    traits = frozenset({"pure", "constant"})
+
+
+@register
+class AllocOp(OpDef):
+    """A new buffer sized from the symbols; the result type is given explicitly."""
+
+    name = "loops.alloc"
+    num_operands = 0
+
+
+@register
+class DeallocOp(OpDef):
+    name = "loops.dealloc"
+    num_operands = 1
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        if not isinstance(types[0], MemRefType):
+            raise CompileError(f"'{cls.name}' expects a memref, got {types[0]}", loc)
+        return []
+
+
+@register
+class LoadOp(OpDef):
+    name = "loops.load"
+    min_operands = 1
+    traits = frozenset({"reads"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        buf = types[0]
+        if not isinstance(buf, MemRefType):
+            raise CompileError(f"'{cls.name}' expects a memref, got {buf}", loc)
+        if len(types) - 1 != buf.rank or not all(isinstance(t, IndexType) for t in types[1:]):
+            raise CompileError(f"'{cls.name}' needs {buf.rank} index operands for {buf}", loc)
+        return [ScalarType(buf.dtype)]
+
+
+@register
+class StoreOp(OpDef):
+    name = "loops.store"
+    min_operands = 2
+    traits = frozenset({"writes"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        val, buf = types[0], types[1]
+        if not isinstance(buf, MemRefType):
+            raise CompileError(f"'{cls.name}' expects a memref, got {buf}", loc)
+        if val != ScalarType(buf.dtype):
+            raise CompileError(f"'{cls.name}': storing {val} into {buf}", loc)
+        if len(types) - 2 != buf.rank or not all(isinstance(t, IndexType) for t in types[2:]):
+            raise CompileError(f"'{cls.name}' needs {buf.rank} index operands for {buf}", loc)
+        return []
+
+
+@register
+class ForOp(OpDef):
+    """``lower, upper, init...``; body args ``iv, carried...``; results: final carried values.
+
+    ``parallel = true`` marks a loop whose iterations are independent (no carried values).
+    """
+
+    name = "loops.for"
+    min_operands = 2
+    attrs = {"step": Attr("int", 1), "parallel": Attr("bool", False)}
+    num_regions = 1
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        for t in types[:2]:
+            if not isinstance(t, IndexType):
+                raise CompileError(f"'{cls.name}' bounds must be index, got {t}", loc)
+        return list(types[2:])
+
+
+@register
+class YieldOp(OpDef):
+    name = "loops.yield"
+    traits = frozenset({"terminator"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        return []
+
+
+class ScalarUnary(OpDef):
+    num_operands = 1
+    traits = frozenset({"pure"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        return [_scalar(types[0], cls.name, loc)]
+
+
+for _name in UNARY_OPS:
+    register(type(f"Loops{_name.title().replace('_', '')}Op", (ScalarUnary,), {"name": f"loops.{_name}"}))
+
+
+class ScalarBinary(OpDef):
+    num_operands = 2
+    traits = frozenset({"pure"})
+    result_bool: ClassVar[bool] = False
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        a, b = (_scalar(t, cls.name, loc) for t in types)
+        if a != b:
+            raise CompileError(f"'{cls.name}': operand types differ, {a} vs {b}", loc)
+        return [ScalarType(i1) if cls.result_bool else a]
+
+
+BINARY_SCALAR = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "floordiv", "mod",
+                 "logical_and", "logical_or", "logical_xor")
+COMPARE_SCALAR = ("eq", "ne", "lt", "le", "gt", "ge")
+for _name in BINARY_SCALAR:
+    register(type(f"Loops{_name.title().replace('_', '')}Op", (ScalarBinary,), {"name": f"loops.{_name}"}))
+for _name in COMPARE_SCALAR:
+    register(type(f"Loops{_name.title()}Op", (ScalarBinary,), {"name": f"loops.{_name}", "result_bool": True}))
+
+
+@register
+class SelectOp(OpDef):
+    name = "loops.select"
+    num_operands = 3
+    traits = frozenset({"pure"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        c, a, b = (_scalar(t, cls.name, loc) for t in types)
+        if c != ScalarType(i1):
+            raise CompileError(f"'{cls.name}': condition must be i1, got {c}", loc)
+        if a != b:
+            raise CompileError(f"'{cls.name}': operand types differ, {a} vs {b}", loc)
+        return [a]
+
+
+@register
+class CastOp(OpDef):
+    """Scalar conversion; ``dtype`` absent means a conversion to ``index``."""
+
+    name = "loops.cast"
+    num_operands = 1
+    attrs = {"dtype": Attr("dtype", None)}
+    traits = frozenset({"pure"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        _scalar(types[0], cls.name, loc)
+        return [ScalarType(attrs["dtype"]) if attrs.get("dtype") else INDEX]
