@@ -44,7 +44,8 @@ def _lark() -> Lark:
 
 
 def parse_dim_expr(text: str, anon: dict[str, SymDim] | None = None) -> Dim:
-    """``784*N+M-1`` → a Dim. ``?`` is a fresh unknown dim."""
+    """``784*N+M-1`` → a Dim. ``?`` is a fresh unknown dim; ``?3`` names one unknown dim, the same
+    one everywhere ``anon`` (one table per function) is shared."""
     text = text.replace(" ", "")
     if not text:
         raise ValueError("empty dim")
@@ -56,6 +57,11 @@ def parse_dim_expr(text: str, anon: dict[str, SymDim] | None = None) -> Dim:
                 prod = dim_mul(prod, int(f))
             elif f == "?":
                 prod = dim_mul(prod, fresh_anonymous_dim())
+            elif re.fullmatch(r"\?\d+", f):
+                table = anon if anon is not None else {}
+                if f not in table:
+                    table[f] = fresh_anonymous_dim()
+                prod = dim_mul(prod, table[f])
             elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", f):
                 prod = dim_mul(prod, SymDim.sym(f))
             else:
@@ -83,7 +89,7 @@ def _split_dims(inner: str) -> list[str]:
     return parts
 
 
-def parse_type_text(text: str) -> Type:
+def parse_type_text(text: str, anon: dict[str, SymDim] | None = None) -> Type:
     text = text.strip()
     if text in DTYPES:
         return ScalarType(DTYPES[text])
@@ -102,7 +108,7 @@ def parse_type_text(text: str) -> Type:
         p = p.strip()
         if p.startswith("(") and p.endswith(")"):
             p = p[1:-1]
-        dims.append(parse_dim_expr(p))
+        dims.append(parse_dim_expr(p, anon))
     cls = TensorType if kind == "tensor" else MemRefType
     return cls(tuple(dims), DTYPES[dt])
 
@@ -115,6 +121,7 @@ class _Builder:
         self.text = text
         self.file = file
         self.scopes: list[dict[str, Value]] = []
+        self.anon: dict[str, SymDim] = {}
 
     def loc(self, node: Tree | Token) -> Location:
         if isinstance(node, Token):
@@ -141,7 +148,7 @@ class _Builder:
     def type(self, node: Tree) -> Type:
         tok = node.children[0]
         try:
-            return parse_type_text(str(tok))
+            return parse_type_text(str(tok), self.anon)
         except ValueError as e:
             raise self.err(str(e), tok) from None
 
@@ -159,6 +166,7 @@ class _Builder:
         params = [c for c in rest if isinstance(c, Tree) and c.data == "param"]
         results = next((c for c in rest if isinstance(c, Tree) and c.data in ("one_result", "many_results")), None)
         ops = [c for c in rest if isinstance(c, Tree) and c.data == "op"]
+        self.anon = {}
         arg_types = [self.type(p.children[1]) for p in params]
         arg_names = [str(p.children[0])[1:] for p in params]
         res_types: list[Type] = []
@@ -280,10 +288,10 @@ class _Builder:
             sub = {"ints": "int", "dims": "dim"}.get(kind, kind)
             return [self.attr_value(c, sub, where) for c in ch if c is not None]
         if data == "anon_dim":
-            return fresh_anonymous_dim()
+            return parse_dim_expr(str(ch[0]), self.anon)
         if data == "paren_dim":
             try:
-                return parse_dim_expr(str(ch[0])[1:-1])
+                return parse_dim_expr(str(ch[0])[1:-1], self.anon)
             except ValueError as e:
                 raise self.err(str(e), ch[0]) from None
         if data == "name":
@@ -301,7 +309,7 @@ class _Builder:
                     raise self.err(str(e), ch[0]) from None
             raise self.err(f"unexpected name '{text}' for attribute '{where}'", ch[0])
         if data == "type_attr":
-            return parse_type_text(str(ch[0]))
+            return parse_type_text(str(ch[0]), self.anon)
         if data == "dense":
             _, body, t = ch
             ty = self.type(t)

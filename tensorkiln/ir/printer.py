@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .core import Block, Function, Module, Operation, Value
-from .types import DType, SymDim, Type, dim_str
+from .types import DType, SymDim, Type, anonymous_symbols, dim_str, format_type
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Above this many elements a dense attribute is printed as hex bytes (exact and compact).
@@ -59,7 +59,7 @@ def _dtype_name(dt: np.dtype) -> str:
     return dtype_from_numpy(dt).name
 
 
-def format_attr(value: Any) -> str:
+def format_attr(value: Any, rename: dict[str, str] | None = None) -> str:
     if isinstance(value, np.ndarray):
         return format_dense(value)
     if isinstance(value, (bool, np.bool_, int, float, np.number)):
@@ -67,10 +67,12 @@ def format_attr(value: Any) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, SymDim):
-        return dim_str(value)
+        return dim_str(value, rename)
     if isinstance(value, (tuple, list)):
-        return "[" + ", ".join(format_attr(v) for v in value) + "]"
-    if isinstance(value, (DType, Type)):
+        return "[" + ", ".join(format_attr(v, rename) for v in value) + "]"
+    if isinstance(value, Type):
+        return format_type(value, rename)
+    if isinstance(value, DType):
         return str(value)
     raise TypeError(f"cannot print attribute {value!r}")
 
@@ -100,6 +102,38 @@ class Printer:
         self.names: dict[int, str] = {}
         self.counter = 0
         self.lines: list[str] = []
+        self.rename: dict[str, str] = {}
+
+    def t(self, t: Type) -> str:
+        return format_type(t, self.rename)
+
+    def _collect_anonymous(self, f: Function) -> None:
+        """Anonymous dims print as ?0, ?1, … in order of first appearance in the function."""
+        seen: list[str] = []
+
+        def add(t: Type) -> None:
+            for s in anonymous_symbols(t):
+                if s not in seen:
+                    seen.append(s)
+
+        for a in f.args:
+            add(a.type)
+        for t in f.result_types:
+            add(t)
+        for op in f.walk():
+            for r in op.results:
+                add(r.type)
+            for region in op.regions:
+                for block in region.blocks:
+                    for a in block.args:
+                        add(a.type)
+            for v in op.attributes.values():
+                for d in (v if isinstance(v, tuple) else (v,)):
+                    if isinstance(d, SymDim):
+                        for s in sorted(d.symbols):
+                            if s.startswith("?") and s not in seen:
+                                seen.append(s)
+        self.rename = {s: f"?{i}" for i, s in enumerate(seen)}
 
     def name(self, v: Value) -> str:
         try:
@@ -114,6 +148,7 @@ class Printer:
         return n
 
     def print_function(self, f: Function) -> str:
+        self._collect_anonymous(f)
         used: set[str] = set()
         params = []
         for i, a in enumerate(f.args):
@@ -124,13 +159,13 @@ class Printer:
                     hint += "_"
             used.add(hint)
             self.names[id(a)] = f"%{hint}"
-            params.append(f"%{hint}: {a.type}")
+            params.append(f"%{hint}: {self.t(a.type)}")
         res = f.result_types
         rs = ""
         if len(res) == 1:
-            rs = f" -> {res[0]}"
+            rs = f" -> {self.t(res[0])}"
         elif res:
-            rs = " -> (" + ", ".join(str(t) for t in res) + ")"
+            rs = " -> (" + ", ".join(self.t(t) for t in res) + ")"
         self.lines.append(f"func @{f.name}({', '.join(params)}){rs} {{")
         for op in f.body.ops:
             self.print_op(op, 1)
@@ -145,10 +180,10 @@ class Printer:
             text += " " + ", ".join(self.name(v) for v in op.operands)
         shown = _non_default_attrs(op)
         if shown:
-            text += " {" + ", ".join(f"{k} = {format_attr(shown[k])}" for k in sorted(shown)) + "}"
+            text += " {" + ", ".join(f"{k} = {format_attr(shown[k], self.rename)}" for k in sorted(shown)) + "}"
         types = op.results if op.results else (op.operands if op.name == "return" else ())
         if types:
-            text += " : " + ", ".join(str(v.type) for v in types)
+            text += " : " + ", ".join(self.t(v.type) for v in types)
         if not op.regions:
             self.lines.append(text)
             return
@@ -162,7 +197,7 @@ class Printer:
         self.lines.append(ind + "}")
 
     def print_block_header(self, block: Block, depth: int) -> None:
-        args = ", ".join(f"{self.define(a)}: {a.type}" for a in block.args)
+        args = ", ".join(f"{self.define(a)}: {self.t(a.type)}" for a in block.args)
         self.lines.append(f"{'  ' * depth}^bb0({args}):")
 
 

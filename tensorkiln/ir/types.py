@@ -201,12 +201,17 @@ def eval_dim(d: Dim, env: Mapping[str, int]) -> int:
     return d if isinstance(d, int) else d.evaluate(env)
 
 
-def dim_str(d: Dim) -> str:
+def dim_str(d: Dim, rename: Mapping[str, str] | None = None) -> str:
+    """Text of a dim; ``rename`` maps internal anonymous names (``?17``) to printed ones (``?0``)."""
     if isinstance(d, int):
         return str(d)
+    if rename:
+        d = d.substitute({k: SymDim.sym(v) for k, v in rename.items() if k in d.symbols})  # type: ignore[assignment]
+        if isinstance(d, int):
+            return str(d)
     if d.is_symbol:
         # 'x' separates dims in type text, so a name containing it is parenthesised.
-        return "?" if d.name.startswith("?") else (f"({d.name})" if "x" in d.name else d.name)
+        return f"({d.name})" if "x" in d.name else d.name
     return f"({d})"
 
 
@@ -244,8 +249,23 @@ class IndexType(Type):
 INDEX = IndexType()
 
 
-def _shape_str(kind: str, shape: tuple[Dim, ...], dtype: DType) -> str:
-    return f"{kind}<{''.join(dim_str(d) + 'x' for d in shape)}{dtype.name}>"
+def _shape_str(kind: str, shape: tuple[Dim, ...], dtype: DType, rename: Mapping[str, str] | None = None) -> str:
+    return f"{kind}<{''.join(dim_str(d, rename) + 'x' for d in shape)}{dtype.name}>"
+
+
+def format_type(t: "Type", rename: Mapping[str, str] | None = None) -> str:
+    if isinstance(t, (TensorType, MemRefType)):
+        return _shape_str("tensor" if isinstance(t, TensorType) else "memref", t.shape, t.dtype, rename)
+    return str(t)
+
+
+def anonymous_symbols(t: "Type") -> list[str]:
+    """Internal names of the anonymous dims in t, in order of appearance."""
+    out: list[str] = []
+    for d in getattr(t, "shape", ()):
+        if isinstance(d, SymDim):
+            out += sorted(s for s in d.symbols if s.startswith("?") and s not in out)
+    return out
 
 
 @dataclass(frozen=True)

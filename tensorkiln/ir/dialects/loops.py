@@ -194,3 +194,29 @@ class CastOp(OpDef):
     def infer(cls, types, attrs, loc):
         _scalar(types[0], cls.name, loc)
         return [ScalarType(attrs["dtype"]) if attrs.get("dtype") else INDEX]
+
+
+@register
+class ViewOp(OpDef):
+    """The same buffer seen with another (row-major compatible) shape; the type is given."""
+
+    name = "loops.view"
+    num_operands = 1
+    traits = frozenset({"pure"})
+
+
+@register
+class BufferConstantOp(OpDef):
+    """A read-only buffer holding constant data (an LLVM global)."""
+
+    name = "loops.buffer_constant"
+    num_operands = 0
+    attrs = {"value": Attr("dense")}
+    traits = frozenset({"pure"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        from ..types import dtype_from_numpy
+
+        v = attrs["value"]
+        return [MemRefType(tuple(int(d) for d in v.shape), dtype_from_numpy(v.dtype))]

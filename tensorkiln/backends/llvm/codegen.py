@@ -1,0 +1,383 @@
+"""Lowering of the loops dialect to LLVM IR with ``llvmlite.ir``.
+
+Each loops function becomes ``i32 NAME(i64 d0, …, ptr in0, …, ptr out0, …)`` — the C ABI of
+DESIGN.md: symbolic dims first (in order of first appearance in the arguments), then the buffers.
+It returns 0 on success, 1 for a negative dim and 2 when a temporary cannot be allocated. Buffers are
+row-major; a load or store linearises its index with strides derived from the (symbolic) dims.
+Scalar ops map onto LLVM instructions and intrinsics that vectorize; transcendental functions come
+from :mod:`.vecmath` (polynomials, no libm calls), so LLVM's loop vectorizer turns the inner loops
+into packed SIMD code.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import llvmlite.ir as ir
+
+from ...ir.core import Block, Function, Module, Operation, Value
+from ...ir.diagnostics import CompileError
+from ...ir.types import DType, Dim, IndexType, MemRefType, ScalarType, SymDim, Type
+from .intops import emit_int_binary
+from .vecmath import emit_math
+
+I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+PTR = ir.PointerType()
+# reassoc lets reductions vectorize; contract allows FMA. No nnan/ninf: NaN and Inf stay exact.
+FAST = ("reassoc", "nsz", "contract")
+
+ERR_BAD_DIM = 1
+ERR_ALLOC = 2
+
+
+def llvm_type(dt: DType) -> ir.Type:
+    return {"f32": ir.FloatType(), "f64": ir.DoubleType(), "i32": I32, "i64": I64, "i1": I1}[dt.name]
+
+
+def storage_type(dt: DType) -> ir.Type:
+    return I8 if dt.is_bool else llvm_type(dt)
+
+
+def scalar_llvm_type(t: Type) -> ir.Type:
+    if isinstance(t, IndexType):
+        return I64
+    assert isinstance(t, ScalarType), t
+    return llvm_type(t.dtype)
+
+
+def abi_symbols(func: Function) -> list[str]:
+    """Symbolic dims of a loops function's arguments, in order of first appearance."""
+    out: list[str] = []
+    for t in func.arg_types:
+        for d in getattr(t, "shape", ()):
+            if isinstance(d, SymDim):
+                for s in sorted(d.symbols):
+                    if s not in out:
+                        out.append(s)
+    return out
+
+
+class FunctionCodegen:
+    def __init__(self, module: ir.Module, func: Function, symbol_name: str | None = None):
+        self.module = module
+        self.func = func
+        self.symbols = abi_symbols(func)
+        fnty = ir.FunctionType(I32, [I64] * len(self.symbols) + [PTR] * len(func.args))
+        self.fn = ir.Function(module, fnty, name=symbol_name or func.name)
+        for i, a in enumerate(self.fn.args[len(self.symbols):]):
+            a.add_attribute("noalias")
+            a.name = func.args[i].name_hint or f"arg{i}"
+        for s, a in zip(self.symbols, self.fn.args):
+            a.name = "dim_" + s.replace("?", "q")
+        self.sym_values = dict(zip(self.symbols, self.fn.args))
+        self.values: dict[int, ir.Value] = {}
+        self.strides: dict[int, list[ir.Value]] = {}
+        self.allocs: list[ir.Value] = []
+        entry = self.fn.append_basic_block("entry")
+        self.b = ir.IRBuilder(entry)
+
+    # helpers -----------------------------------------------------------------
+    def dim(self, d: Dim) -> ir.Value:
+        if isinstance(d, int):
+            return ir.Constant(I64, d)
+        total: ir.Value | None = None
+        for mono, c in d.terms:
+            term: ir.Value = ir.Constant(I64, c)
+            for s in mono:
+                term = self.b.mul(term, self.sym_values[s])
+            total = term if total is None else self.b.add(total, term)
+        return total if total is not None else ir.Constant(I64, 0)
+
+    def bind_buffer(self, v: Value, ptr: ir.Value) -> None:
+        t: MemRefType = v.type  # type: ignore[assignment]
+        dims = [self.dim(d) for d in t.shape]
+        strides: list[ir.Value] = [ir.Constant(I64, 1)] * len(dims)
+        acc: ir.Value = ir.Constant(I64, 1)
+        for k in range(len(dims) - 1, -1, -1):
+            strides[k] = acc
+            acc = self.b.mul(acc, dims[k]) if k else acc
+        self.values[id(v)] = ptr
+        self.strides[id(v)] = strides
+
+    def address(self, buf: Value, idx: Sequence[Value]) -> ir.Value:
+        lin: ir.Value | None = None
+        for i, st in zip(idx, self.strides[id(buf)]):
+            term = self.values[id(i)]
+            if not (isinstance(st, ir.Constant) and st.constant == 1):
+                term = self.b.mul(term, st, flags=("nsw",))
+            lin = term if lin is None else self.b.add(lin, term, flags=("nsw",))
+        if lin is None:
+            lin = ir.Constant(I64, 0)
+        et = storage_type(buf.type.dtype)  # type: ignore[attr-defined]
+        return self.b.gep(self.values[id(buf)], [lin], inbounds=True, source_etype=et)
+
+    # driver --------------------------------------------------------------------
+    def emit(self) -> ir.Function:
+        b = self.b
+        bad = self.fn.append_basic_block("bad_dim")
+        for s in self.symbols:
+            ok = b.icmp_signed(">=", self.sym_values[s], ir.Constant(I64, 0))
+            nxt = self.fn.append_basic_block(f"dim_ok_{s.replace('?', 'q')}")
+            b.cbranch(ok, nxt, bad)
+            b.position_at_end(nxt)
+        for a, p in zip(self.func.args, self.fn.args[len(self.symbols):]):
+            self.bind_buffer(a, p)
+        self.block(self.func.body)
+        b.position_at_end(bad)
+        b.ret(ir.Constant(I32, ERR_BAD_DIM))
+        return self.fn
+
+    def block(self, block: Block) -> None:
+        for op in block.ops:
+            self.op(op)
+
+    def op(self, op: Operation) -> None:
+        name = op.name
+        b = self.b
+        if name == "return":
+            b.ret(ir.Constant(I32, 0))
+            return
+        if name == "loops.for":
+            self.for_loop(op)
+            return
+        if name in ("loops.yield",):
+            return  # handled by for_loop
+        handler = getattr(self, "op_" + name.split(".", 1)[1], None)
+        if handler is not None:
+            handler(op)
+            return
+        args = [self.values[id(v)] for v in op.operands]
+        self.values[id(op.result)] = self.scalar_op(op, args)
+
+    def op_const(self, op: Operation) -> None:
+        t = scalar_llvm_type(op.result.type)
+        v = op.attributes["value"]
+        if isinstance(t, ir.IntType):
+            v = int(v)
+        else:
+            v = float(v)
+        self.values[id(op.result)] = ir.Constant(t, v)
+
+    def op_dim(self, op: Operation) -> None:
+        self.values[id(op.result)] = self.dim(op.attributes["value"])
+
+    def op_alloc(self, op: Operation) -> None:
+        t: MemRefType = op.result.type  # type: ignore[assignment]
+        size = self.b.mul(self.dim(t.num_elements()), ir.Constant(I64, max(t.dtype.bits // 8, 1)))
+        # malloc(0) may return NULL legitimately; ask for at least one byte.
+        size = self.b.select(self.b.icmp_signed("==", size, ir.Constant(I64, 0)), ir.Constant(I64, 1), size)
+        ptr = self.b.call(self._libc("malloc", PTR, [I64]), [size])
+        fail = self.fn.append_basic_block("alloc_failed")
+        ok = self.fn.append_basic_block("alloc_ok")
+        self.b.cbranch(self.b.icmp_unsigned("==", ptr, ir.Constant(PTR, None)), fail, ok)
+        self.b.position_at_end(fail)
+        for prev in self.allocs:
+            self.b.call(self._libc("free", ir.VoidType(), [PTR]), [prev])
+        self.b.ret(ir.Constant(I32, ERR_ALLOC))
+        self.b.position_at_end(ok)
+        self.allocs.append(ptr)
+        self.bind_buffer(op.result, ptr)
+
+    def op_dealloc(self, op: Operation) -> None:
+        self.b.call(self._libc("free", ir.VoidType(), [PTR]), [self.values[id(op.operands[0])]])
+
+    def op_view(self, op: Operation) -> None:
+        self.bind_buffer(op.result, self.values[id(op.operands[0])])
+
+    def op_buffer_constant(self, op: Operation) -> None:
+        value = op.attributes["value"]
+        data = value.astype(value.dtype.newbyteorder("<")).tobytes() if value.dtype != bool else value.astype("u1").tobytes()
+        arr_t = ir.ArrayType(I8, max(len(data), 1))
+        g = ir.GlobalVariable(self.module, arr_t, name=self.module.get_unique_name(f"{self.fn.name}.const"))
+        g.global_constant = True
+        g.linkage = "private"
+        g.align = 64
+        g.initializer = ir.Constant(arr_t, bytearray(data or b"\0"))
+        self.bind_buffer(op.result, g.bitcast(PTR) if g.type != PTR else g)
+
+    def op_load(self, op: Operation) -> None:
+        buf = op.operands[0]
+        dt = buf.type.dtype  # type: ignore[attr-defined]
+        addr = self.address(buf, op.operands[1:])
+        v = self.b.load(addr, typ=storage_type(dt))
+        if dt.is_bool:
+            v = self.b.trunc(v, I1)
+        self.values[id(op.result)] = v
+
+    def op_store(self, op: Operation) -> None:
+        val, buf = op.operands[0], op.operands[1]
+        v = self.values[id(val)]
+        if buf.type.dtype.is_bool:  # type: ignore[attr-defined]
+            v = self.b.zext(v, I8)
+        self.b.store(v, self.address(buf, op.operands[2:]))
+
+    def op_cast(self, op: Operation) -> None:
+        src_t, dst_t = op.operands[0].type, op.result.type
+        self.values[id(op.result)] = emit_cast(self.b, self.values[id(op.operands[0])], src_t, dst_t)
+
+    def op_select(self, op: Operation) -> None:
+        c, x, y = (self.values[id(v)] for v in op.operands)
+        self.values[id(op.result)] = self.b.select(c, x, y)
+
+    def for_loop(self, op: Operation) -> None:
+        b = self.b
+        lo, hi, *inits = (self.values[id(v)] for v in op.operands)
+        body_ir = op.regions[0].blocks[0]
+        pre = b.block
+        header = self.fn.append_basic_block("loop_header")
+        body = self.fn.append_basic_block("loop_body")
+        exit_ = self.fn.append_basic_block("loop_exit")
+        b.branch(header)
+        b.position_at_end(header)
+        iv = b.phi(I64, name="iv")
+        iv.add_incoming(lo, pre)
+        phis = []
+        for init, arg in zip(inits, body_ir.args[1:]):
+            p = b.phi(scalar_llvm_type(arg.type))
+            p.add_incoming(init, pre)
+            phis.append(p)
+        b.cbranch(b.icmp_signed("<", iv, hi), body, exit_)
+        b.position_at_end(body)
+        self.values[id(body_ir.args[0])] = iv
+        for arg, p in zip(body_ir.args[1:], phis):
+            self.values[id(arg)] = p
+        self.block(body_ir)
+        yields = [self.values[id(v)] for v in body_ir.terminator.operands]
+        nxt = b.add(iv, ir.Constant(I64, op.attributes.get("step", 1)), flags=("nsw",))
+        end = b.block
+        iv.add_incoming(nxt, end)
+        for p, y in zip(phis, yields):
+            p.add_incoming(y, end)
+        b.branch(header)
+        b.position_at_end(exit_)
+        for r, p in zip(op.results, phis):
+            self.values[id(r)] = p
+
+    # scalar arithmetic ------------------------------------------------------------
+    def scalar_op(self, op: Operation, args: list[ir.Value]) -> ir.Value:
+        name = op.name.split(".", 1)[1]
+        t = op.operands[0].type
+        is_float = isinstance(t, ScalarType) and t.dtype.is_float
+        if is_float:
+            return emit_float_op(self.b, name, args, op)
+        return emit_int_binary(self.b, name, args, op) if len(args) == 2 else emit_int_unary(self.b, name, args[0], op)
+
+    def _libc(self, name: str, ret: ir.Type, params: list[ir.Type]) -> ir.Function:
+        f = self.module.globals.get(name)
+        if f is None:
+            f = ir.Function(self.module, ir.FunctionType(ret, params), name=name)
+        return f
+
+
+def _intrinsic(b: ir.IRBuilder, name: str, args: list[ir.Value]) -> ir.Value:
+    t = args[0].type
+    suffix = "f32" if isinstance(t, ir.FloatType) else "f64"
+    full = f"llvm.{name}.{suffix}"
+    f = b.module.globals.get(full)
+    if f is None:
+        f = ir.Function(b.module, ir.FunctionType(t, [t] * len(args)), name=full)
+    return b.call(f, args)
+
+
+def emit_float_op(b: ir.IRBuilder, name: str, args: list[ir.Value], op: Operation | None = None) -> ir.Value:
+    x = args[0]
+    t = x.type
+    one, zero = ir.Constant(t, 1.0), ir.Constant(t, 0.0)
+    if len(args) == 2:
+        y = args[1]
+        if name == "add":
+            return b.fadd(x, y, flags=FAST)
+        if name == "sub":
+            return b.fsub(x, y, flags=FAST)
+        if name == "mul":
+            return b.fmul(x, y, flags=FAST)
+        if name == "div":
+            return b.fdiv(x, y)
+        if name == "maximum":
+            return _intrinsic(b, "maximum", [x, y])
+        if name == "minimum":
+            return _intrinsic(b, "minimum", [x, y])
+        if name == "pow":
+            return emit_math(b, "pow", [x, y])
+        if name == "floordiv":
+            return _intrinsic(b, "floor", [b.fdiv(x, y)])
+        if name == "mod":
+            # numpy: x - floor(x / y) * y, taking the divisor's sign.
+            return b.fsub(x, b.fmul(_intrinsic(b, "floor", [b.fdiv(x, y)]), y))
+        preds = {"eq": "==", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+        if name in preds:
+            return b.fcmp_ordered(preds[name], x, y)
+        if name == "ne":
+            return b.fcmp_unordered("!=", x, y)
+    else:
+        if name == "neg":
+            return b.fneg(x)
+        if name == "abs":
+            return _intrinsic(b, "fabs", [x])
+        if name == "square":
+            return b.fmul(x, x, flags=FAST)
+        if name == "sqrt":
+            return _intrinsic(b, "sqrt", [x])
+        if name == "rsqrt":
+            return b.fdiv(one, _intrinsic(b, "sqrt", [x]))
+        if name == "reciprocal":
+            return b.fdiv(one, x)
+        if name in ("floor", "ceil"):
+            return _intrinsic(b, name, [x])
+        if name == "round":
+            return _intrinsic(b, "roundeven", [x])
+        if name == "relu":
+            return b.select(b.fcmp_ordered("<", x, zero), zero, x)
+        if name == "sign":
+            pos = b.select(b.fcmp_ordered(">", x, zero), one, x)
+            return b.select(b.fcmp_ordered("<", x, zero), ir.Constant(t, -1.0), pos)
+        if name in ("exp", "log", "tanh", "sigmoid", "expm1", "log1p", "sin", "cos", "erf"):
+            return emit_math(b, name, [x])
+    raise CompileError(f"no float lowering for 'loops.{name}'", op.loc if op is not None else None)
+
+
+def emit_int_unary(b: ir.IRBuilder, name: str, x: ir.Value, op: Operation | None = None) -> ir.Value:
+    t = x.type
+    zero = ir.Constant(t, 0)
+    if name == "neg":
+        return b.sub(zero, x)
+    if name == "abs":
+        return b.select(b.icmp_signed("<", x, zero), b.sub(zero, x), x)
+    if name == "square":
+        return b.mul(x, x)
+    if name == "relu":
+        return b.select(b.icmp_signed("<", x, zero), zero, x)
+    if name == "sign":
+        pos = b.zext(b.icmp_signed(">", x, zero), t)
+        neg = b.zext(b.icmp_signed("<", x, zero), t)
+        return b.sub(pos, neg)
+    if name == "logical_not":
+        return b.xor(x, ir.Constant(t, 1))
+    raise CompileError(f"no integer lowering for 'loops.{name}'", op.loc if op is not None else None)
+
+
+def emit_cast(b: ir.IRBuilder, v: ir.Value, src: Type, dst: Type) -> ir.Value:
+    st, dt_ = scalar_llvm_type(src), scalar_llvm_type(dst)
+    s_float = isinstance(st, (ir.FloatType, ir.DoubleType))
+    d_float = isinstance(dt_, (ir.FloatType, ir.DoubleType))
+    s_bool = st == I1
+    if st == dt_:
+        return v
+    if d_float:
+        if s_float:
+            return b.fpext(v, dt_) if isinstance(dt_, ir.DoubleType) else b.fptrunc(v, dt_)
+        return b.uitofp(v, dt_) if s_bool else b.sitofp(v, dt_)
+    if dt_ == I1:
+        return b.fcmp_unordered("!=", v, ir.Constant(st, 0.0)) if s_float else b.icmp_signed("!=", v, ir.Constant(st, 0))
+    if s_float:
+        return b.fptosi(v, dt_)
+    if s_bool:
+        return b.zext(v, dt_)
+    return b.sext(v, dt_) if dt_.width > st.width else b.trunc(v, dt_)
+
+
+def emit_module(module: Module, name_prefix: str = "") -> ir.Module:
+    """All functions of a loops-stage module in one LLVM module."""
+    m = ir.Module(name="tensorkiln")
+    for f in module:
+        FunctionCodegen(m, f, name_prefix + f.name).emit()
+    return m

@@ -1,0 +1,66 @@
+"""Target machines: the host CPU for the JIT, PIC and a chosen CPU/triple for ahead-of-time objects.
+
+JIT and AOT differ only in target-machine options (as in numba's codegen): the JIT uses the host
+CPU's name and feature string so LLVM picks AVX-512 on Zen 4 and AVX2 elsewhere; AOT uses PIC
+relocation and the CPU the user asks for. ``optimize`` runs LLVM's O3 pipeline with loop and SLP
+vectorization through the new pass builder.
+"""
+from __future__ import annotations
+
+import functools
+
+import llvmlite.binding as llvm
+
+
+@functools.lru_cache(maxsize=None)
+def _init() -> None:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    llvm.initialize_all_targets()
+    llvm.initialize_all_asmprinters()
+
+
+@functools.lru_cache(maxsize=None)
+def host_target_machine() -> "llvm.TargetMachine":
+    _init()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=3,
+        jit=True,
+    )
+
+
+def aot_target_machine(triple: str | None = None, cpu: str | None = None, features: str = "") -> "llvm.TargetMachine":
+    _init()
+    triple = triple or llvm.get_process_triple()
+    target = llvm.Target.from_triple(triple)
+    if cpu is None and triple == llvm.get_process_triple():
+        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+    return target.create_target_machine(cpu=cpu or "", features=features, opt=3, reloc="pic", codemodel="default")
+
+
+def host_features_key() -> str:
+    """Identifies the host CPU for cache keys."""
+    _init()
+    return llvm.get_host_cpu_name() + ";" + llvm.get_host_cpu_features().flatten()
+
+
+def optimize(mod: "llvm.ModuleRef", tm: "llvm.TargetMachine", level: int = 3) -> None:
+    pto = llvm.create_pipeline_tuning_options(speed_level=level)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pto.loop_unrolling = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pm = pb.getModulePassManager()
+    pm.run(mod, pb)
+
+
+def parse_and_optimize(ir_text: str, tm: "llvm.TargetMachine", level: int = 3) -> "llvm.ModuleRef":
+    mod = llvm.parse_assembly(ir_text)
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    mod.verify()
+    optimize(mod, tm, level)
+    return mod

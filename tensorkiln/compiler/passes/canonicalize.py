@@ -1,0 +1,179 @@
+"""Canonicalization and algebraic simplification, as a table of rewrite patterns.
+
+Each pattern is a function ``(op, builder) -> list[Value] | None`` registered for an op name; the
+greedy driver applies patterns until nothing changes. Patterns only fire when the replacement has
+exactly the op's result type (so broadcasting identities like ``x + 0`` with a wider zero are kept).
+Float identities that would change NaN or signed-zero results (``x * 0``, ``x - x``) are not applied.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ...ir.core import Block, Builder, Operation, Value
+from ...ir.opdef import lookup
+from .base import Pass
+from .rewrite import constant_value, replace_op, splat_value
+
+Pattern = Callable[[Operation, Builder], "list[Value] | None"]
+PATTERNS: dict[str, list[Pattern]] = {}
+
+
+def pattern(*names: str) -> Callable[[Pattern], Pattern]:
+    def deco(fn: Pattern) -> Pattern:
+        for n in names:
+            PATTERNS.setdefault(n, []).append(fn)
+        return fn
+    return deco
+
+
+def _same_type(op: Operation, v: Value) -> list[Value] | None:
+    return [v] if v.type == op.result.type else None
+
+
+def _is(v: Value, x: float) -> bool:
+    s = splat_value(v)
+    return s is not None and not isinstance(s, bool) and s == x
+
+
+@pattern("graph.add", "graph.mul", "graph.maximum", "graph.minimum", "graph.eq", "graph.ne",
+         "graph.logical_and", "graph.logical_or", "graph.logical_xor")
+def constant_to_right(op, b):
+    a, c = op.operands
+    if constant_value(a) is not None and constant_value(c) is None:
+        return [b.create(op.name, [c, a], dict(op.attributes), loc=op.loc).result]
+    return None
+
+
+@pattern("graph.add")
+def add_zero(op, b):
+    return _same_type(op, op.operands[0]) if _is(op.operands[1], 0) else None
+
+
+@pattern("graph.sub")
+def sub_zero(op, b):
+    return _same_type(op, op.operands[0]) if _is(op.operands[1], 0) else None
+
+
+@pattern("graph.mul")
+def mul_one(op, b):
+    return _same_type(op, op.operands[0]) if _is(op.operands[1], 1) else None
+
+
+@pattern("graph.div")
+def div_one(op, b):
+    return _same_type(op, op.operands[0]) if _is(op.operands[1], 1) else None
+
+
+@pattern("graph.pow")
+def pow_small(op, b):
+    x, e = op.operands
+    if x.type != op.result.type or not x.type.dtype.is_float:
+        return None
+    if _is(e, 1):
+        return [x]
+    if _is(e, 2):
+        return [b.op("graph.square", x)]
+    if _is(e, 0.5):
+        return [b.op("graph.sqrt", x)]
+    if _is(e, -0.5):
+        return [b.op("graph.rsqrt", x)]
+    if _is(e, -1):
+        return [b.op("graph.reciprocal", x)]
+    return None
+
+
+@pattern("graph.neg")
+def neg_neg(op, b):
+    inner = getattr(op.operands[0], "op", None)
+    return [inner.operands[0]] if inner is not None and inner.name == "graph.neg" else None
+
+
+@pattern("graph.sub")
+def sub_neg(op, b):
+    inner = getattr(op.operands[1], "op", None)
+    if inner is not None and inner.name == "graph.neg":
+        return _same_type(op, b.op("graph.add", op.operands[0], inner.operands[0]))
+    return None
+
+
+@pattern("graph.cast")
+def cast_same(op, b):
+    return _same_type(op, op.operands[0])
+
+
+@pattern("graph.broadcast_to", "graph.reshape")
+def noop_shape(op, b):
+    return _same_type(op, op.operands[0])
+
+
+@pattern("graph.reshape")
+def reshape_reshape(op, b):
+    inner = getattr(op.operands[0], "op", None)
+    if inner is not None and inner.name == "graph.reshape":
+        return [b.op("graph.reshape", inner.operands[0], shape=op.attributes["shape"])]
+    return None
+
+
+@pattern("graph.transpose")
+def transpose_fold(op, b):
+    perm = op.attributes["perm"]
+    if list(perm) == list(range(len(perm))):
+        return [op.operands[0]]
+    inner = getattr(op.operands[0], "op", None)
+    if inner is not None and inner.name == "graph.transpose":
+        p0 = inner.attributes["perm"]
+        composed = tuple(p0[p] for p in perm)
+        if list(composed) == list(range(len(composed))):
+            return [inner.operands[0]]
+        return [b.op("graph.transpose", inner.operands[0], perm=composed)]
+    return None
+
+
+@pattern("graph.reduce_sum", "graph.reduce_max", "graph.reduce_min", "graph.reduce_prod", "graph.reduce_mean")
+def reduce_nothing(op, b):
+    """A reduction over no axes, or only over size-1 axes, is a reshape."""
+    t = op.operands[0].type
+    axes = op.attributes.get("axes")
+    axes = range(t.rank) if axes is None else [a % max(t.rank, 1) for a in axes]
+    if all(t.shape[a] == 1 for a in axes) and t.dtype.is_float:
+        if t.shape == op.result.type.shape:
+            return [op.operands[0]]
+        return [b.op("graph.reshape", op.operands[0], shape=op.result.type.shape)]
+    return None
+
+
+def canonicalize_block(block: Block) -> bool:
+    changed = False
+    b = Builder()
+    for op in list(block.ops):
+        if op.parent is None:
+            continue
+        for region in op.regions:
+            for inner in region.blocks:
+                changed |= canonicalize_block(inner)
+        for pat in PATTERNS.get(op.name, ()):
+            b.set_insertion_point_before(op)
+            b.loc = op.loc
+            new = pat(op, b)
+            if new is not None:
+                replace_op(op, new)
+                changed = True
+                break
+    return changed
+
+
+@dataclass(frozen=True)
+class Canonicalize(Pass):
+    name = "canonicalize"
+    max_iterations: int = 10
+
+    def apply_function(self, func) -> None:
+        from .dce import _dce_block
+
+        for _ in range(self.max_iterations):
+            if not canonicalize_block(func.body):
+                break
+            _dce_block(func.body)

@@ -1,0 +1,117 @@
+"""Fusion: elementwise chains, and elementwise producers into reductions, become ``graph.fused``.
+
+Groups grow from consumers to producers (reverse program order). A producer joins its consumer's
+group when it is fusible (elementwise, ``broadcast_to``, ``transpose``, a reduction) and every use
+of it lies in that group. A reduction may join only as a *prologue-free epilogue input*: its
+consumers must be elementwise ops of exactly its result shape evaluated once per output point, so
+fusing never recomputes a reduction. Splat constants are cloned into every region that uses them.
+The loop lowering emits each ``graph.fused`` op as one loop nest with no temporaries inside.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...ir.core import Block, Builder, Function, Operation, Region, Value
+from ...ir.opdef import lookup
+from .base import Pass
+from .rewrite import splat_value
+
+INDEX_MAPS = {"graph.broadcast_to", "graph.transpose"}
+
+
+def fusible(op: Operation) -> bool:
+    d = lookup(op.name)
+    return d.has("elementwise") or d.has("reduction") or op.name in INDEX_MAPS
+
+
+def _is_reduction(op: Operation) -> bool:
+    return lookup(op.name).has("reduction")
+
+
+def _clonable_constant(v: Value) -> bool:
+    op = getattr(v, "op", None)
+    return op is not None and op.name == "graph.constant" and splat_value(v) is not None
+
+
+@dataclass
+class _Group:
+    root: Operation
+    ops: set[int]
+    below: dict[int, bool]  # op id -> evaluated inside one of the group's reduction loops
+
+
+def _find_groups(func: Function) -> list[_Group]:
+    groups: list[_Group] = []
+    group_of: dict[int, _Group] = {}
+    ops = [op for op in func.body.ops if op.name != "return"]
+    index = {id(op): i for i, op in enumerate(ops)}
+    for op in reversed(ops):
+        if not fusible(op):
+            continue
+        g = group_of.get(id(op))
+        if g is None:
+            g = _Group(op, {id(op)}, {id(op): False})
+            groups.append(g)
+            group_of[id(op)] = g
+        for v in op.operands:
+            p = getattr(v, "op", None)
+            if p is None or id(p) not in index or id(p) in group_of or not fusible(p):
+                continue
+            users = [u for u, _ in p.result.uses]
+            if not users or any(id(u) not in g.ops for u in users):
+                continue
+            below = any(g.below[id(u)] or _is_reduction(u) for u in users)
+            if _is_reduction(p):
+                ok = not below and all(
+                    lookup(u.name).has("elementwise") and u.result.type.shape == p.result.type.shape for u in users)
+                if not ok:
+                    continue
+            g.ops.add(id(p))
+            g.below[id(p)] = below
+            group_of[id(p)] = g
+    return [g for g in groups if len(g.ops) > 1]
+
+
+def _build_fused(func: Function, g: _Group) -> None:
+    members = [op for op in func.body.ops if id(op) in g.ops]  # program order
+    member_results = {id(r) for op in members for r in op.results}
+    inputs: list[Value] = []
+    for op in members:
+        for v in op.operands:
+            if id(v) not in member_results and not _clonable_constant(v) and v not in inputs:
+                inputs.append(v)
+    body = Block([v.type for v in inputs])
+    mapping: dict[int, Value] = {id(v): a for v, a in zip(inputs, body.args)}
+    inner = Builder(body)
+    for op in members:
+        operands = []
+        for v in op.operands:
+            if id(v) not in mapping:  # a splat constant: clone it here
+                c = v.op
+                mapping[id(v)] = inner.insert(
+                    Operation(c.name, [], [c.result.type], dict(c.attributes), loc=c.loc)).result
+            operands.append(mapping[id(v)])
+        clone = inner.insert(Operation(op.name, operands, [r.type for r in op.results], dict(op.attributes), loc=op.loc))
+        for r, cr in zip(op.results, clone.results):
+            mapping[id(r)] = cr
+    root_val = mapping[id(g.root.result)]
+    inner.insert(Operation("graph.yield", [root_val]))
+    kind = "reduction" if any(_is_reduction(op) for op in members) else "elementwise"
+    fused = Operation("graph.fused", inputs, [g.root.result.type], {"kind": kind}, [Region([body])], loc=g.root.loc)
+    func.body.insert_before(g.root, fused)
+    g.root.result.replace_all_uses_with(fused.result)
+    for op in reversed(members):
+        op.erase()
+
+
+@dataclass(frozen=True)
+class FuseElementwise(Pass):
+    name = "fuse"
+
+    def apply_function(self, func) -> None:
+        for g in _find_groups(func):
+            _build_fused(func, g)
+        # Constants that were only used inside regions are now dead.
+        for op in reversed(list(func.body.ops)):
+            if op.name == "graph.constant" and not op.result.uses:
+                op.erase()

@@ -1,0 +1,175 @@
+"""Lowering of the graph dialect to the loops dialect, with bufferization.
+
+Every graph function becomes a loops function taking its inputs and then one caller-allocated
+output buffer per result. Each top-level op that produces a tensor is *materialized*: a buffer
+(the output buffer when the value is returned, else ``loops.alloc``) and a loop nest over its shape
+storing the value at every index. Values are computed by :class:`ScalarEmitter`, which produces the
+scalar of any fusible op at a given index — recursively through ``graph.fused`` regions — so fused
+intermediates never touch memory. Reshapes are views; matmuls get their own loop nest.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from ...ir.core import Block, Builder, Function, Module, Operation, Region, Value
+from ...ir.diagnostics import CompileError
+from ...ir.types import INDEX, Dim, MemRefType, ScalarType, TensorType
+from .base import Pass
+from .scalar_emitter import ScalarEmitter, broadcast_index
+
+
+@dataclass
+class _Ctx:
+    func: Function
+    builder: Builder
+
+
+class FunctionLowering:
+    def __init__(self, src: Function):
+        self.src = src
+        in_types = [MemRefType(t.shape, t.dtype) for t in src.arg_types]
+        out_types = [MemRefType(t.shape, t.dtype) for t in src.result_types]
+        names = [a.name_hint for a in src.args] + [f"out{i}" for i in range(len(out_types))]
+        self.dst = Function(src.name, in_types + out_types, [], names, loc=src.loc)
+        self.b = Builder(self.dst.body)
+        self.outs = self.dst.args[len(in_types):]
+        self.buffers: dict[int, Value] = {id(a): m for a, m in zip(src.args, self.dst.args)}
+        self.allocs: list[Value] = []
+        self.emitter = ScalarEmitter(self.b, self.buffer_of)
+
+    # buffers -------------------------------------------------------------
+    def buffer_of(self, v: Value) -> Value | None:
+        buf = self.buffers.get(id(v))
+        if buf is None and getattr(v, "op", None) is not None and v.op.name == "graph.constant":
+            # Constant data becomes a global only when something loads from it as a buffer.
+            buf = self.buffers[id(v)] = self.constant_buffer(v.op)
+        return buf
+
+    def constant_buffer(self, op: Operation) -> Value:
+        t = op.result.type
+        op2 = Operation("loops.buffer_constant", [], [MemRefType(t.shape, t.dtype)], {"value": op.attributes["value"]}, loc=op.loc)
+        self.dst.body.insert(0, op2)
+        return op2.result
+
+    def new_buffer(self, v: Value, out: Value | None) -> Value:
+        if out is not None:
+            return out
+        t = v.type
+        buf = self.b.create("loops.alloc", [], {}, [MemRefType(t.shape, t.dtype)], loc=getattr(v, "op", None) and v.op.loc).result
+        self.allocs.append(buf)
+        return buf
+
+    # driver --------------------------------------------------------------
+    def run(self) -> Function:
+        ret = self.src.return_op
+        out_for: dict[int, Value] = {}
+        for v, out in zip(ret.operands, self.outs):
+            out_for.setdefault(id(v), out)
+        for op in self.src.body.ops:
+            if op.name == "return":
+                break
+            self.b.loc = op.loc
+            self.lower_op(op, out_for.get(id(op.results[0])) if op.results else None)
+        for v, out in zip(ret.operands, self.outs):
+            src = self.buffer_of(v)
+            if src is not out:
+                self.copy(src, out)
+        for buf in self.allocs:
+            self.b.create("loops.dealloc", [buf])
+        self.b.create("return", [])
+        return self.dst
+
+    def lower_op(self, op: Operation, out: Value | None) -> None:
+        name = op.name
+        if name == "graph.constant":
+            if out is not None:
+                self.buffers[id(op.result)] = out
+                self.copy(self.constant_buffer(op), out)
+            return
+        if name == "graph.reshape":
+            src = self.buffer_of(op.operands[0])
+            t = op.result.type
+            view = self.b.create("loops.view", [src], {}, [MemRefType(t.shape, t.dtype)]).result
+            self.buffers[id(op.result)] = view
+            return
+        buf = self.new_buffer(op.result, out)
+        self.buffers[id(op.result)] = buf
+        if name == "graph.matmul":
+            self.matmul(op, buf)
+        else:
+            self.materialize(op.result, buf)
+
+    # loop nests ------------------------------------------------------------
+    def loop_nest(self, dims: Sequence[Dim], body: Callable[[list[Value]], None], parallel: bool = True) -> None:
+        """Nested loops over dims (outermost first); ``body(idx)`` runs in the innermost block."""
+        idx: list[Value] = []
+
+        def rec(k: int) -> None:
+            if k == len(dims):
+                body(list(idx))
+                return
+            loop = self.emitter.for_loop(dims[k], [], parallel=parallel)
+            idx.append(loop.iv)
+            rec(k + 1)
+            idx.pop()
+            loop.finish([])
+
+        rec(0)
+
+    def materialize(self, v: Value, buf: Value) -> None:
+        def body(idx: list[Value]) -> None:
+            self.b.create("loops.store", [self.emitter.scalar(v, idx, root=True), buf, *idx])
+
+        self.loop_nest(v.type.shape, body)
+
+    def copy(self, src: Value, dst: Value) -> None:
+        def body(idx: list[Value]) -> None:
+            self.b.create("loops.store", [self.b.op("loops.load", src, *idx), dst, *idx])
+
+        self.loop_nest(dst.type.shape, body)
+
+    def matmul(self, op: Operation, out: Value) -> None:
+        """C[.., i, j] = sum_k A[.., i, k] * B[.., k, j] as i, (zero j), k, j loops: the j loop is
+        contiguous in B and C, so it vectorizes."""
+        a_val, b_val = op.operands
+        A, B = self.buffer_of(a_val), self.buffer_of(b_val)
+        ta, tb = op.attributes["transpose_a"], op.attributes["transpose_b"]
+        rt: TensorType = op.result.type
+        batch, (m, n) = rt.shape[:-2], rt.shape[-2:]
+        k_dim = a_val.type.shape[-2] if ta else a_val.type.shape[-1]
+        dt = ScalarType(rt.dtype)
+
+        def body(bidx: list[Value]) -> None:
+            ab = broadcast_index(self.emitter, bidx, batch, a_val.type.shape[:-2])
+            bb = broadcast_index(self.emitter, bidx, batch, b_val.type.shape[:-2])
+            li = self.emitter.for_loop(m, [], parallel=True)
+            i = li.iv
+            lz = self.emitter.for_loop(n, [], parallel=True)
+            zero = self.emitter.const(0, dt)
+            self.b.create("loops.store", [zero, out, *bidx, i, lz.iv])
+            lz.finish([])
+            lk = self.emitter.for_loop(k_dim, [], parallel=False)
+            k = lk.iv
+            a = self.b.op("loops.load", A, *ab, *((k, i) if ta else (i, k)))
+            lj = self.emitter.for_loop(n, [], parallel=True)
+            j = lj.iv
+            bv = self.b.op("loops.load", B, *bb, *((j, k) if tb else (k, j)))
+            c = self.b.op("loops.load", out, *bidx, i, j)
+            self.b.create("loops.store", [self.b.op("loops.add", c, self.b.op("loops.mul", a, bv)), out, *bidx, i, j])
+            lj.finish([])
+            lk.finish([])
+            li.finish([])
+
+        self.loop_nest(batch, body)
+
+
+@dataclass(frozen=True)
+class LowerToLoops(Pass):
+    name = "lower-to-loops"
+
+    def apply(self, module: Module) -> None:
+        for name, f in list(module.functions.items()):
+            if any(not isinstance(t, TensorType) for t in f.arg_types):
+                raise CompileError(f"@{name} is already lowered", f.loc)
+            module.functions[name] = FunctionLowering(f).run()

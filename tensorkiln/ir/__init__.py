@@ -1,0 +1,1 @@
+"""The IR layer: types, SSA structures, dialects, verifier, printer and parser. Imports nothing of ours."""

@@ -1,0 +1,1 @@
+"""Runtime: native executables, argument checking, compiled modules (and, later, Sessions)."""

@@ -1,0 +1,107 @@
+"""Native executables: a compiled function's signature, argument checking and the one native call.
+
+A :class:`NativeFunction` knows its inputs' and outputs' (symbolic) shapes and dtypes. A call binds
+the symbols from the input shapes, checks every dim and dtype *before* the native call (so native
+code never sees a shape it was not compiled for), allocates the outputs, and makes exactly one
+foreign call (ctypes releases the GIL during it). numpy arrays here are only buffers.
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..ir.types import DType, Dim, SymDim, TensorType, dim_str
+
+ERROR_CODES = {1: "a dimension is negative", 2: "out of memory allocating a temporary buffer"}
+
+
+class ShapeError(ValueError):
+    """An argument's shape does not fit the compiled signature."""
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    name: str
+    type: TensorType
+
+    @property
+    def dtype(self) -> DType:
+        return self.type.dtype
+
+
+def shape_text(shape: Sequence[Dim]) -> str:
+    return "(" + ", ".join("?" if isinstance(d, SymDim) and d.is_symbol and d.name.startswith("?") else dim_str(d) for d in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def bind_symbols(specs: Sequence[ArgSpec], shapes: Sequence[tuple[int, ...]], symbols: Sequence[str]) -> dict[str, int]:
+    """Bind symbolic dims from concrete shapes; raise ShapeError naming the argument on mismatch."""
+    env: dict[str, int] = {}
+    for spec, shape in zip(specs, shapes):
+        want = spec.type.shape
+        if len(shape) != len(want):
+            raise ShapeError(f"argument '{spec.name}' expects shape {shape_text(want)} (rank {len(want)}), got {tuple(shape)}")
+        for d, n in zip(want, shape):
+            if isinstance(d, SymDim) and d.is_symbol:
+                prev = env.setdefault(d.name, n)
+                if prev != n:
+                    raise ShapeError(
+                        f"argument '{spec.name}' has shape {tuple(shape)} but dim {dim_str(d)} was bound to {prev} by an earlier argument (expected {shape_text(want)})")
+    for spec, shape in zip(specs, shapes):
+        for d, n in zip(spec.type.shape, shape):
+            if isinstance(d, int) or not d.is_symbol:
+                expect = d if isinstance(d, int) else d.evaluate(env)
+                if expect != n:
+                    raise ShapeError(f"argument '{spec.name}' expects shape {shape_text(spec.type.shape)}, got {tuple(shape)}")
+    missing = [s for s in symbols if s not in env]
+    if missing:
+        raise ShapeError(f"symbolic dims {missing} cannot be bound from the inputs")
+    return env
+
+
+class NativeFunction:
+    """One compiled entry point with the ABI ``i32 f(i64 dims…, ptr inputs…, ptr outputs…)``."""
+
+    def __init__(self, name: str, inputs: Sequence[ArgSpec], outputs: Sequence[ArgSpec], symbols: Sequence[str], address: int, keepalive: Any):
+        self.name = name
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.symbols = list(symbols)
+        self._keepalive = keepalive  # the JIT engine that owns the code
+        proto = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_int64] * len(self.symbols)), *([ctypes.c_void_p] * (len(self.inputs) + len(self.outputs))))
+        self._cfunc = proto(address)
+        self._np_dtypes = [s.dtype.np_dtype for s in self.inputs]
+        self._static_out = all(s.type.is_static for s in self.outputs)
+
+    def prepare(self, args: Sequence[Any]) -> list[np.ndarray]:
+        if len(args) != len(self.inputs):
+            raise TypeError(f"{self.name}() takes {len(self.inputs)} argument(s) ({', '.join(s.name for s in self.inputs)}), got {len(args)}")
+        arrays = []
+        for spec, a, dt in zip(self.inputs, args, self._np_dtypes):
+            if isinstance(a, np.ndarray):
+                if a.dtype != dt:
+                    raise TypeError(f"argument '{spec.name}' expects dtype {spec.dtype.name} ({dt}), got {a.dtype}")
+                if not a.flags.c_contiguous:
+                    a = np.ascontiguousarray(a)  # layout only; strided views are copied, not computed on
+            else:
+                try:
+                    a = np.asarray(a, dtype=dt)
+                except (TypeError, ValueError) as e:
+                    raise TypeError(f"argument '{spec.name}' cannot be converted to {spec.dtype.name}: {e}") from None
+            arrays.append(a)
+        return arrays
+
+    def __call__(self, *args: Any) -> Any:
+        outs = self.call(self.prepare(args))
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def call(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        env = bind_symbols(self.inputs, [a.shape for a in arrays], self.symbols)
+        outs = [np.empty(tuple(d if isinstance(d, int) else d.evaluate(env) for d in s.type.shape), dtype=s.dtype.np_dtype) for s in self.outputs]
+        ptrs = [a.ctypes.data for a in arrays] + [o.ctypes.data for o in outs]
+        rc = self._cfunc(*(env[s] for s in self.symbols), *ptrs)
+        if rc != 0:
+            raise RuntimeError(f"{self.name}: native code returned {rc} ({ERROR_CODES.get(rc, 'unknown error')})")
+        return outs
