@@ -67,3 +67,21 @@ def run_to_stages(
     PassManager(lowering_passes(), after_pass).run(loops)
     stages["loops"] = loops
     return stages
+
+
+def pass_by_name(name: str, evaluate: Optional[Evaluator] = None) -> Pass:
+    """A single pass by its ``name`` (as printed by ``--print-after-all``)."""
+    table: dict[str, Callable[[], Pass]] = {
+        "infer-shapes": InferShapes,
+        "decompose": Decompose,
+        "canonicalize": Canonicalize,
+        "fold-constants": lambda: FoldConstants(evaluate=evaluate),
+        "cse": CommonSubexpressionElimination,
+        "dce": DeadCodeElimination,
+        "fuse": FuseElementwise,
+        "lower-to-loops": LowerToLoops,
+    }
+    try:
+        return table[name]()
+    except KeyError:
+        raise ValueError(f"unknown pass {name!r}; passes are {', '.join(table)}") from None

@@ -324,6 +324,8 @@ class _Builder:
                 arr = np.frombuffer(bytes.fromhex(raw[2:]), dtype=npdt.newbyteorder("<")).astype(npdt)
             else:
                 arr = np.array(self.attr_value(body, "dense_elem", where), dtype=npdt)
+                if arr.ndim == 0:  # a splat, as in MLIR: one value for every element
+                    arr = np.full(shape, arr, dtype=npdt)
             try:
                 return arr.reshape(shape)
             except ValueError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import llvmlite.binding as llvm
 
-from .target import host_target_machine, parse_and_optimize
+from .target import host_target_machine, new_host_target_machine, parse_and_optimize
 
 
 class JitModule:
@@ -17,7 +17,7 @@ class JitModule:
         self.llvm_ir = llvm_ir
         self.module = parse_and_optimize(llvm_ir, tm, opt_level)
         self.optimized_ir = str(self.module)
-        self.engine = llvm.create_mcjit_compiler(self.module, tm)
+        self.engine = llvm.create_mcjit_compiler(self.module, new_host_target_machine())
         self.engine.finalize_object()
         self._asm: str | None = None
 

@@ -22,6 +22,12 @@ def _init() -> None:
 
 @functools.lru_cache(maxsize=None)
 def host_target_machine() -> "llvm.TargetMachine":
+    """The shared host target machine for optimization and assembly (never given to an engine)."""
+    return new_host_target_machine()
+
+
+def new_host_target_machine() -> "llvm.TargetMachine":
+    """A fresh host target machine: an MCJIT engine takes ownership of the one it is given."""
     _init()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     return target.create_target_machine(

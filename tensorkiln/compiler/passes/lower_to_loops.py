@@ -52,6 +52,11 @@ class FunctionLowering:
         self.dst.body.insert(0, op2)
         return op2.result
 
+    def _aliases_argument(self, buf: Value) -> bool:
+        while getattr(buf, "op", None) is not None and buf.op.name == "loops.view":
+            buf = buf.op.operands[0]
+        return any(buf is a for a in self.dst.args)
+
     def new_buffer(self, v: Value, out: Value | None) -> Value:
         if out is not None:
             return out
@@ -66,15 +71,35 @@ class FunctionLowering:
         out_for: dict[int, Value] = {}
         for v, out in zip(ret.operands, self.outs):
             out_for.setdefault(id(v), out)
+        assigns: list[Operation] = []
         for op in self.src.body.ops:
             if op.name == "return":
                 break
+            if op.name == "graph.assign":
+                assigns.append(op)
+                continue
             self.b.loc = op.loc
             self.lower_op(op, out_for.get(id(op.results[0])) if op.results else None)
         for v, out in zip(ret.operands, self.outs):
             src = self.buffer_of(v)
             if src is not out:
                 self.copy(src, out)
+        # Assignments land last, so every read in the function saw the entry value.
+        moves = []
+        for op in assigns:
+            target, value = op.operands
+            if not (hasattr(target, "block") and target.block is self.src.body):
+                raise CompileError("'graph.assign' target must be a function argument", op.loc)
+            src = self.buffer_of(value)
+            if self._aliases_argument(src):
+                # e.g. a swap `a := b; b := a`: snapshot the argument before any assignment lands.
+                tmp = self.new_buffer(value, None)
+                self.copy(src, tmp)
+                src = tmp
+            moves.append((src, self.buffers[id(target)]))
+        for src, dst in moves:
+            if src is not dst:
+                self.copy(src, dst)
         for buf in self.allocs:
             self.b.create("loops.dealloc", [buf])
         self.b.create("return", [])

@@ -476,6 +476,25 @@ class GatherOp(OpDef):
         return [TensorType(p.shape[:axis] + ix.shape + p.shape[axis + 1:], p.dtype)]
 
 
+@register
+class AssignOp(OpDef):
+    """Write ``value`` into the function argument ``target`` (a variable's buffer) in place.
+
+    Assignments take effect when the function finishes: every read of ``target`` inside the function
+    sees the value it had on entry. A front end that needs the new value reads ``value`` instead.
+    """
+
+    name = "graph.assign"
+    num_operands = 2
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        t, v = (_tensor(x, cls.name, loc) for x in types)
+        if t != v:
+            raise ShapeMismatch(f"'{cls.name}': cannot assign {v} to {t}", loc)
+        return []
+
+
 # --------------------------------------------------------------------------- fusion
 
 
