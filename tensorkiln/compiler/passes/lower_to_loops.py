@@ -122,6 +122,8 @@ class FunctionLowering:
         self.buffers[id(op.result)] = buf
         if name == "graph.matmul":
             self.matmul(op, buf)
+        elif name == "graph.scatter_add":
+            self.scatter_add(op, buf)
         else:
             self.materialize(op.result, buf)
 
@@ -187,6 +189,30 @@ class FunctionLowering:
             li.finish([])
 
         self.loop_nest(batch, body)
+
+
+    def scatter_add(self, op: Operation, out: Value) -> None:
+        """out = 0; out[.., indices[j..], ..] += updates[.., j.., ..] — a store-based nest, since
+        each output element gathers from a data-dependent set of updates."""
+        upd, ix = op.operands
+        axis, r = op.attributes["axis"], ix.type.rank
+        dt = ScalarType(op.result.type.dtype)
+        self.loop_nest(op.result.type.shape, lambda idx: self.b.create("loops.store", [self.emitter.const(0, dt), out, *idx]))
+        size = self.emitter.index_of(op.attributes["size"])
+
+        def body(idx: list[Value]) -> None:
+            e = self.emitter
+            raw = self.b.op("loops.cast", e.scalar(ix, idx[axis:axis + r]))
+            zero = e.const(0, INDEX)
+            ok = self.b.op("loops.logical_and", self.b.op("loops.ge", raw, zero), self.b.op("loops.lt", raw, size))
+            j = self.b.op("loops.minimum", self.b.op("loops.maximum", raw, zero), self.b.op("loops.sub", size, e.const(1, INDEX)))
+            dst = idx[:axis] + [j] + idx[axis + r:]
+            old = self.b.op("loops.load", out, *dst)
+            add = self.b.op("loops.add", old, e.scalar(upd, idx))
+            # Out-of-range indices are dropped: store back the old value.
+            self.b.create("loops.store", [self.b.op("loops.select", ok, add, old), out, *dst])
+
+        self.loop_nest(upd.type.shape, body, parallel=False)
 
 
 @dataclass(frozen=True)

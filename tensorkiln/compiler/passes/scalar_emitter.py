@@ -193,6 +193,34 @@ class ScalarEmitter:
         i = self.b.op("loops.minimum", self.b.op("loops.maximum", raw, self.const(0, INDEX)), hi)
         return self.scalar(params, idx[:axis] + [i] + idx[axis + r:])
 
+    def _dim_size(self, op: Operation, idx: list[Value]) -> Value:
+        return self.b.op("loops.cast", self.index_of(op.attributes["dim"]), dtype=op.result.type.dtype)
+
+    def _insert_slice(self, op: Operation, idx: list[Value]) -> Value:
+        x = op.operands[0]
+        begin = op.attributes["begin"]
+        strides = op.attributes.get("strides") or (1,) * len(begin)
+        zero_i, one_i = self.const(0, INDEX), self.const(1, INDEX)
+        inside: Value | None = None
+        src = []
+        for i, b0, st, d in zip(idx, begin, strides, x.type.shape):
+            off = self.b.op("loops.sub", i, self.const(b0, INDEX)) if b0 else i
+            ok = self.b.op("loops.ge", off, zero_i)
+            j = off
+            if st != 1:
+                j = self.b.op("loops.floordiv", off, self.const(st, INDEX))
+                exact = self.b.op("loops.eq", self.b.op("loops.mod", off, self.const(st, INDEX)), zero_i)
+                ok = self.b.op("loops.logical_and", ok, exact)
+            size = self.index_of(d)
+            ok = self.b.op("loops.logical_and", ok, self.b.op("loops.lt", j, size))
+            hi = self.b.op("loops.sub", size, one_i)
+            src.append(self.b.op("loops.minimum", self.b.op("loops.maximum", j, zero_i), hi))
+            inside = ok if inside is None else self.b.op("loops.logical_and", inside, ok)
+        # The clamped load is always in bounds; the select keeps zeros outside the slice.
+        v = self.scalar(x, src)
+        zero = self.const(0.0 if x.type.dtype.is_float else 0, ScalarType(x.type.dtype))
+        return v if inside is None else self.b.op("loops.select", inside, v, zero)
+
     # reductions ----------------------------------------------------------------
     def reduction(self, op: Operation, idx: list[Value]) -> Value:
         x = op.operands[0]

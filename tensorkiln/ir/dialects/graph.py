@@ -477,6 +477,61 @@ class GatherOp(OpDef):
 
 
 @register
+class DimSizeOp(OpDef):
+    """The runtime value of a (symbolic) dim expression, as a scalar tensor of ``dtype``."""
+
+    name = "graph.dim_size"
+    num_operands = 0
+    attrs = {"dim": Attr("dim"), "dtype": Attr("dtype")}
+    traits = frozenset({"pure"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        return [TensorType((), attrs["dtype"])]
+
+
+@register
+class InsertSliceOp(OpDef):
+    """The adjoint of ``graph.slice``: a zero tensor of ``shape`` with the operand placed at
+    ``begin`` with ``strides``."""
+
+    name = "graph.insert_slice"
+    num_operands = 1
+    attrs = {"begin": Attr("ints"), "strides": Attr("ints", None), "shape": Attr("dims")}
+    traits = frozenset({"pure"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        t = _tensor(types[0], cls.name, loc)
+        shape = tuple(attrs["shape"])
+        if len(shape) != t.rank or len(attrs["begin"]) != t.rank:
+            raise CompileError(f"'{cls.name}': begin and shape must have rank {t.rank} entries", loc)
+        return [TensorType(shape, t.dtype)]
+
+
+@register
+class ScatterAddOp(OpDef):
+    """The adjoint of ``graph.gather``: zeros of ``params`` shape (``size`` along ``axis``) plus
+    ``updates`` added at ``indices`` (repeated indices accumulate; out-of-range ones are dropped)."""
+
+    name = "graph.scatter_add"
+    num_operands = 2
+    attrs = {"axis": Attr("int", 0), "size": Attr("dim")}
+    traits = frozenset({"pure"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        upd = _tensor(types[0], cls.name, loc)
+        ix = _tensor(types[1], cls.name, loc)
+        if ix.dtype not in (i32, i64):
+            raise CompileError(f"'{cls.name}': indices must be i32 or i64, got {ix.dtype}", loc)
+        axis = attrs["axis"]
+        if axis < 0 or upd.shape[axis:axis + ix.rank] != ix.shape:
+            raise ShapeMismatch(f"'{cls.name}': updates {shape_str(upd.shape)} do not match indices {shape_str(ix.shape)} at axis {axis}", loc)
+        return [TensorType(upd.shape[:axis] + (attrs["size"],) + upd.shape[axis + ix.rank:], upd.dtype)]
+
+
+@register
 class AssignOp(OpDef):
     """Write ``value`` into the function argument ``target`` (a variable's buffer) in place.
 

@@ -1,0 +1,119 @@
+"""Benchmarks: tensorkiln beside numpy (always) and JAX / TensorFlow / PyTorch (when importable).
+
+Each row times the same work in every available framework within one run and prints medians and
+ratios to tensorkiln, so the comparison does not depend on the machine's mood that day.
+``python benchmarks/run.py [--quick] [--rows chain,matmul]``; ``--quick`` is the CI smoke (tiny
+sizes, few repeats, no claims).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import tensorkiln as tk  # noqa: E402
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def peers() -> dict[str, object]:
+    found: dict[str, object] = {}
+    for name in ("jax", "tensorflow", "torch"):
+        try:
+            found[name] = __import__(name)
+        except Exception:
+            pass
+    return found
+
+
+CHAIN_SRC = """
+def chain(x: f32[N]) -> f32[N] {
+    return tanh(x * 1.5 + 0.25) * sigmoid(x) + x * x
+}
+def matmul(a: f32[M, K], b: f32[K, N]) -> f32[M, N] {
+    return a @ b
+}
+"""
+
+
+def bench_chain(n: int, repeats: int, mod, have: dict) -> dict[str, float]:
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    out = {"tensorkiln": median_time(lambda: mod.chain(x), repeats),
+           "numpy": median_time(lambda: np.tanh(x * 1.5 + 0.25) * (1 / (1 + np.exp(-x))) + x * x, repeats)}
+    if "jax" in have:
+        jax, jnp = have["jax"], have["jax"].numpy
+        f = jax.jit(lambda v: jnp.tanh(v * 1.5 + 0.25) * jax.nn.sigmoid(v) + v * v)
+        xj = jnp.asarray(x)
+        out["jax"] = median_time(lambda: f(xj).block_until_ready(), repeats)
+    if "torch" in have:
+        torch = have["torch"]
+        xt = torch.from_numpy(x)
+        out["torch"] = median_time(lambda: torch.tanh(xt * 1.5 + 0.25) * torch.sigmoid(xt) + xt * xt, repeats)
+    return out
+
+
+def bench_matmul(n: int, repeats: int, mod, have: dict) -> dict[str, float]:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    err = float(np.max(np.abs(mod.matmul(a, b) - a @ b)))
+    assert err < 1e-2 * n ** 0.5, f"matmul mismatch {err}"
+    out = {"tensorkiln": median_time(lambda: mod.matmul(a, b), repeats),
+           "numpy": median_time(lambda: a @ b, repeats)}
+    if "jax" in have:
+        jnp = have["jax"].numpy
+        aj, bj = jnp.asarray(a), jnp.asarray(b)
+        out["jax"] = median_time(lambda: (aj @ bj).block_until_ready(), repeats)
+    if "torch" in have:
+        torch = have["torch"]
+        at, bt = torch.from_numpy(a), torch.from_numpy(b)
+        out["torch"] = median_time(lambda: at @ bt, repeats)
+    return out
+
+
+def report(title: str, times: dict[str, float], flops: float | None = None) -> None:
+    base = times["tensorkiln"]
+    print(f"\n{title}")
+    for name, t in times.items():
+        extra = f"  {flops / t / 1e9:7.1f} GFLOP/s" if flops else ""
+        print(f"  {name:11s} {t * 1e3:10.3f} ms   {t / base:6.2f}x tensorkiln's time{extra}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test, not a measurement")
+    p.add_argument("--rows", default="chain,matmul")
+    args = p.parse_args(argv)
+    rows = set(args.rows.split(","))
+    have = {} if args.quick else peers()
+    print(f"peers importable: numpy {np.__version__}" + "".join(f", {k} {getattr(v, '__version__', '?')}" for k, v in have.items()))
+    t = time.perf_counter()
+    mod = tk.compile(CHAIN_SRC)
+    print(f"compile of the benchmark module: {time.perf_counter() - t:.3f} s")
+    if "chain" in rows:
+        n = 1 << (12 if args.quick else 24)
+        report(f"chain tanh(x*1.5+0.25)*sigmoid(x)+x*x on {n} f32 (median of {3 if args.quick else 11})",
+               bench_chain(n, 3 if args.quick else 11, mod, have))
+    if "matmul" in rows:
+        n = 64 if args.quick else 1024
+        report(f"sgemm {n}x{n}x{n} (median of {3 if args.quick else 5})", bench_matmul(n, 3 if args.quick else 5, mod, have), 2.0 * n ** 3)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
