@@ -315,3 +315,30 @@ def _gather(c, op, g):
 def _scatter_add(c, op, g):
     upd, ix = op.operands
     return [c.op("gather", g, ix, axis=op.attributes["axis"]), None]
+
+
+# ---------------------------------------------------------------- convolution and pooling
+
+
+def _window_attrs(op: Operation, *keys: str) -> dict:
+    return {k: op.attributes[k] for k in keys if k in op.attributes}
+
+
+@rule("conv2d")
+def _conv2d(c, op, g):
+    x, f = op.operands
+    a = _window_attrs(op, "strides", "padding", "dilations")
+    dx = c.op("conv2d_backprop_input", g, f, input_shape=x.type.shape, **a)
+    df = c.op("conv2d_backprop_filter", x, g, filter_shape=tuple(int(d) for d in f.type.shape), **a)
+    return [dx, df]
+
+
+@rule("max_pool")
+def _max_pool(c, op, g):
+    return [c.op("max_pool_grad", op.operands[0], g, **_window_attrs(op, "ksize", "strides", "padding"))]
+
+
+@rule("avg_pool")
+def _avg_pool(c, op, g):
+    x = op.operands[0]
+    return [c.op("avg_pool_grad", g, input_shape=x.type.shape, **_window_attrs(op, "ksize", "strides", "padding"))]

@@ -16,6 +16,7 @@ from ...ir.core import Block, Builder, Function, Module, Operation, Region, Valu
 from ...ir.diagnostics import CompileError
 from ...ir.types import INDEX, Dim, MemRefType, ScalarType, TensorType
 from .base import Pass
+from .lower_nn import NN_OPS, lower_nn_op
 from .scalar_emitter import ScalarEmitter, broadcast_index
 
 
@@ -124,6 +125,8 @@ class FunctionLowering:
             self.matmul(op, buf)
         elif name == "graph.scatter_add":
             self.scatter_add(op, buf)
+        elif name in NN_OPS:
+            lower_nn_op(self, op, buf)
         else:
             self.materialize(op.result, buf)
 
