@@ -7,6 +7,7 @@ user can see where the DSL or IR text went wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,13 @@ class CompileError(Exception):
         return f"{head}\n{src}\n{pad}^"
 
 
+@lru_cache(maxsize=8)
+def _lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
 def location_in(text: str, file: str, line: int, column: int) -> Location:
     """A Location that carries the source line, for caret rendering."""
-    lines = text.splitlines()
+    lines = _lines(text)
     src = lines[line - 1] if 0 < line <= len(lines) else None
     return Location(file, line, column, src)

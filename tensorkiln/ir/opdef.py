@@ -47,6 +47,8 @@ class OpDef:
                 raise CompileError(f"'{cls.name}' has no attribute '{key}' (it has: {', '.join(sorted(cls.attrs)) or 'none'})", loc)
         out = {}
         for key, spec in cls.attrs.items():
+            if key in attrs and attrs[key] is None and not spec.required and spec.default is None:
+                continue  # None stands for "absent" where the attribute is optional
             if key in attrs:
                 out[key] = _normalise(cls.name, key, spec.kind, attrs[key], loc)
             elif spec.required:

@@ -121,10 +121,31 @@ class SymDim:
         # Higher-degree terms first, constant last: "784*N", "N+1".
         for mono, c in sorted(self.terms, key=lambda t: (-len(t[0]), t[0])):
             factors = list(mono)
-            if c != 1 or not factors:
+            if c == -1 and factors:
+                factors[0] = "-" + factors[0]
+            elif c != 1 or not factors:
                 factors = [str(c)] + factors
             parts.append("*".join(factors))
         return "+".join(parts).replace("+-", "-")
+
+    def __add__(self, other: "Dim") -> "Dim":
+        return dim_add(self, other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: "Dim") -> "Dim":
+        return dim_add(self, dim_mul(other, -1))
+
+    def __rsub__(self, other: "Dim") -> "Dim":
+        return dim_add(other, dim_mul(self, -1))
+
+    def __mul__(self, other: "Dim") -> "Dim":
+        return dim_mul(self, other)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> "Dim":
+        return dim_mul(self, -1)
 
     def evaluate(self, env: Mapping[str, int]) -> int:
         total = 0
