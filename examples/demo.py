@@ -32,7 +32,7 @@ def main() -> int:
         print(mod.ir("chain", stage))
     llvm = mod.ir("chain", "llvm-opt")
     print(f"==== chain @ llvm-opt ({len(llvm.splitlines())} lines; the vector body) ====")
-    print("\n".join(l for l in llvm.splitlines() if "<16 x float>" in l or "<8 x float>" in l][:12]))
+    print("\n".join([l for l in llvm.splitlines() if "<16 x float>" in l or "<8 x float>" in l][:12]))
     asm = mod.ir("chain", "asm")
     packed = [l.strip() for l in asm.splitlines() if re.search(r"\bv\w+ps\s.*%[yz]mm", l)]
     print(f"\n==== chain @ asm: {len(packed)} packed-single vector instructions, e.g. ====")
