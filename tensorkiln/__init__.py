@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Union
 
-from . import errors
+from . import datasets, errors
 from .errors import CompileError
 
 __version__ = "0.1.0"

@@ -17,6 +17,7 @@ import llvmlite.ir as ir
 from ...ir.core import Block, Function, Module, Operation, Value
 from ...ir.diagnostics import CompileError
 from ...ir.types import DType, Dim, IndexType, MemRefType, ScalarType, SymDim, Type
+from .gemm import gemm_function
 from .intops import emit_int_binary
 from .vecmath import emit_math
 
@@ -57,8 +58,9 @@ def abi_symbols(func: Function) -> list[str]:
 
 
 class FunctionCodegen:
-    def __init__(self, module: ir.Module, func: Function, symbol_name: str | None = None):
+    def __init__(self, module: ir.Module, func: Function, symbol_name: str | None = None, features: str = ""):
         self.module = module
+        self.features = features
         self.func = func
         self.symbols = abi_symbols(func)
         fnty = ir.FunctionType(I32, [I64] * len(self.symbols) + [PTR] * len(func.args))
@@ -182,6 +184,26 @@ class FunctionCodegen:
 
     def op_view(self, op: Operation) -> None:
         self.bind_buffer(op.result, self.values[id(op.operands[0])])
+
+    def op_subview(self, op: Operation) -> None:
+        buf, *idx = op.operands
+        lin: ir.Value = ir.Constant(I64, 0)
+        for i, st in zip(idx, self.strides[id(buf)]):
+            lin = self.b.add(lin, self.b.mul(self.values[id(i)], st))
+        ptr = self.b.gep(self.values[id(buf)], [lin], inbounds=True, source_etype=storage_type(buf.type.dtype))
+        self.bind_buffer(op.result, ptr)
+
+    def op_matmul(self, op: Operation) -> None:
+        a, b_, c = op.operands
+        ta, tb = op.attributes["transpose_a"], op.attributes["transpose_b"]
+        m, n = (self.dim(d) for d in c.type.shape)
+        k = self.dim(a.type.shape[0] if ta else a.type.shape[1])
+        one = ir.Constant(I64, 1)
+        rsa, csa = (one, m) if ta else (k, one)
+        rsb, csb = (one, k) if tb else (n, one)
+        gemm = gemm_function(self.module, llvm_type(c.type.dtype), self.features)
+        self.b.call(gemm, [m, n, k, self.values[id(a)], rsa, csa, self.values[id(b_)], rsb, csb,
+                           self.values[id(c)], n, ir.Constant(I1, int(op.attributes["accumulate"]))])
 
     def op_buffer_constant(self, op: Operation) -> None:
         value = op.attributes["value"]
@@ -375,9 +397,14 @@ def emit_cast(b: ir.IRBuilder, v: ir.Value, src: Type, dst: Type) -> ir.Value:
     return b.sext(v, dt_) if dt_.width > st.width else b.trunc(v, dt_)
 
 
-def emit_module(module: Module, name_prefix: str = "") -> ir.Module:
-    """All functions of a loops-stage module in one LLVM module."""
+def emit_module(module: Module, name_prefix: str = "", features: str | None = None) -> ir.Module:
+    """All functions of a loops-stage module in one LLVM module. ``features`` (an LLVM feature
+    string) picks kernel shapes such as the GEMM micro-tile; default: the host's."""
+    if features is None:
+        from .target import host_features
+
+        features = host_features()
     m = ir.Module(name="tensorkiln")
     for f in module:
-        FunctionCodegen(m, f, name_prefix + f.name).emit()
+        FunctionCodegen(m, f, name_prefix + f.name, features).emit()
     return m

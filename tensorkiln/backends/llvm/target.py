@@ -47,6 +47,12 @@ def aot_target_machine(triple: str | None = None, cpu: str | None = None, featur
     return target.create_target_machine(cpu=cpu or "", features=features, opt=3, reloc="pic", codemodel="default")
 
 
+@functools.lru_cache(maxsize=None)
+def host_features() -> str:
+    _init()
+    return llvm.get_host_cpu_features().flatten()
+
+
 def host_features_key() -> str:
     """Identifies the host CPU for cache keys."""
     _init()

@@ -132,6 +132,25 @@ def transpose_fold(op, b):
     return None
 
 
+@pattern("graph.matmul")
+def matmul_absorbs_transpose(op, b):
+    """matmul(transpose(a)) with the last two axes swapped becomes a transpose flag: the GEMM reads
+    the operand with swapped strides instead of materializing the transpose."""
+    for k, flag in ((0, "transpose_a"), (1, "transpose_b")):
+        inner = getattr(op.operands[k], "op", None)
+        if inner is None or inner.name != "graph.transpose":
+            continue
+        perm = list(inner.attributes["perm"])
+        r = len(perm)
+        if r >= 2 and perm == list(range(r - 2)) + [r - 1, r - 2]:
+            operands = list(op.operands)
+            operands[k] = inner.operands[0]
+            attrs = dict(op.attributes)
+            attrs[flag] = not attrs[flag]
+            return [b.create("graph.matmul", operands, attrs, loc=op.loc).result]
+    return None
+
+
 @pattern("graph.reduce_sum", "graph.reduce_max", "graph.reduce_min", "graph.reduce_prod", "graph.reduce_mean")
 def reduce_nothing(op, b):
     """A reduction over no axes, or only over size-1 axes, is a reshape."""

@@ -160,8 +160,32 @@ class FunctionLowering:
         self.loop_nest(dst.type.shape, body)
 
     def matmul(self, op: Operation, out: Value) -> None:
-        """C[.., i, j] = sum_k A[.., i, k] * B[.., k, j] as i, (zero j), k, j loops: the j loop is
-        contiguous in B and C, so it vectorizes."""
+        a_val, b_val = op.operands
+        if not op.result.type.dtype.is_float:
+            self.matmul_loops(op, out)
+            return
+        A, B = self.buffer_of(a_val), self.buffer_of(b_val)
+        attrs = {k: op.attributes[k] for k in ("transpose_a", "transpose_b")}
+        rt: TensorType = op.result.type
+        batch = rt.shape[:-2]
+        if not batch:
+            self.b.create("loops.matmul", [A, B, out], attrs)
+            return
+
+        def body(bidx: list[Value]) -> None:
+            ab = broadcast_index(self.emitter, bidx, batch, a_val.type.shape[:-2])
+            bb = broadcast_index(self.emitter, bidx, batch, b_val.type.shape[:-2])
+            views = []
+            for buf, idx in ((A, ab), (B, bb), (out, bidx)):
+                t = buf.type
+                views.append(self.b.create("loops.subview", [buf, *idx], {}, [MemRefType(t.shape[-2:], t.dtype)]).result)
+            self.b.create("loops.matmul", views, attrs)
+
+        self.loop_nest(batch, body, parallel=False)
+
+    def matmul_loops(self, op: Operation, out: Value) -> None:
+        """Integer matmul as a plain loop nest: C[.., i, j] = sum_k A[.., i, k] * B[.., k, j] in
+        i, (zero j), k, j order, so the j loop is contiguous in B and C."""
         a_val, b_val = op.operands
         A, B = self.buffer_of(a_val), self.buffer_of(b_val)
         ta, tb = op.attributes["transpose_a"], op.attributes["transpose_b"]
@@ -192,7 +216,6 @@ class FunctionLowering:
             li.finish([])
 
         self.loop_nest(batch, body)
-
 
     def scatter_add(self, op: Operation, out: Value) -> None:
         """out = 0; out[.., indices[j..], ..] += updates[.., j.., ..] — a store-based nest, since

@@ -220,3 +220,35 @@ class BufferConstantOp(OpDef):
 
         v = attrs["value"]
         return [MemRefType(tuple(int(d) for d in v.shape), dtype_from_numpy(v.dtype))]
+
+
+@register
+class SubviewOp(OpDef):
+    """The sub-buffer at leading indices: ``loops.subview %buf, %i : memref<MxK>`` of a
+    ``memref<BxMxK>`` (no copy; the result type is given)."""
+
+    name = "loops.subview"
+    min_operands = 1
+    traits = frozenset({"pure"})
+
+
+@register
+class MatmulOp(OpDef):
+    """``C (+)= op(A) @ op(B)`` on 2-D buffers, by the generated GEMM kernel."""
+
+    name = "loops.matmul"
+    num_operands = 3
+    attrs = {"transpose_a": Attr("bool", False), "transpose_b": Attr("bool", False), "accumulate": Attr("bool", False)}
+    traits = frozenset({"writes"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        a, b, c = types
+        for t in types:
+            if not isinstance(t, MemRefType) or t.rank != 2:
+                raise CompileError(f"'{cls.name}' expects 2-D memrefs, got {t}", loc)
+        m, k = (a.shape[1], a.shape[0]) if attrs["transpose_a"] else a.shape
+        k2, n = (b.shape[1], b.shape[0]) if attrs["transpose_b"] else b.shape
+        if k != k2 or c.shape != (m, n) or not (a.dtype == b.dtype == c.dtype):
+            raise CompileError(f"'{cls.name}': {a} @ {b} does not fit {c}", loc)
+        return []

@@ -1,0 +1,281 @@
+"""A generated GEMM: packing, cache blocking and a register-blocked SIMD micro-kernel in LLVM IR.
+
+``C[M,N] (+)= A[M,K] @ B[K,N]`` where A and B are read through (row stride, column stride) pairs,
+so transposed operands need no copy. The structure is the classic one (Goto/BLIS): for blocks of
+N (NC) and K (KC), B is packed into NR-column panels; for blocks of M (MC), A is packed into
+MR-row panels; an MR×NR micro-kernel keeps the C tile in vector registers across the K loop, with
+one broadcast of A and NR/VL vector loads of B feeding MR·NR/VL fused multiply-adds per step.
+The vector length VL comes from the host (16 floats with AVX-512, 8 with AVX2). Panels are
+zero-padded, so edge tiles compute on zeros and only the valid part of the tile is written back.
+
+Loop counters and accumulators are emitted as ``alloca``s in the entry block; LLVM's SROA turns them
+into SSA registers, which keeps this generator short.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import llvmlite.ir as ir
+
+I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+PTR = ir.PointerType()
+
+
+@dataclass(frozen=True)
+class GemmConfig:
+    vl: int        # elements per vector register
+    mr: int        # rows of the micro-tile
+    nv: int        # vectors per row of the micro-tile (NR = nv * vl)
+    kc: int = 256
+    mc_tiles: int = 18
+    nc_tiles: int = 96
+
+    @property
+    def nr(self) -> int:
+        return self.nv * self.vl
+
+    @property
+    def mc(self) -> int:
+        return self.mr * self.mc_tiles
+
+    @property
+    def nc(self) -> int:
+        return self.nr * self.nc_tiles
+
+
+def config_for(features: str, bits: int) -> GemmConfig:
+    """Micro-kernel shape for the CPU: 32 vector registers with AVX-512, 16 with AVX2."""
+    if "+avx512f" in features:
+        return GemmConfig(vl=512 // bits, mr=8, nv=2)
+    if "+avx2" in features or "+avx" in features:
+        return GemmConfig(vl=256 // bits, mr=6, nv=2)
+    return GemmConfig(vl=128 // bits, mr=4, nv=2)
+
+
+class _Gen:
+    def __init__(self, fn: ir.Function, elem: ir.Type):
+        self.fn = fn
+        self.elem = elem
+        self.entry = fn.append_basic_block("entry")
+        self.b = ir.IRBuilder(self.entry)
+
+    def alloca(self, ty: ir.Type, name: str = "") -> ir.Value:
+        with self.b.goto_entry_block():
+            if self.entry.instructions:
+                self.b.position_before(self.entry.instructions[0])
+            return self.b.alloca(ty, name=name)
+
+    @contextmanager
+    def loop(self, lo, hi, step=1, name="i") -> Iterator[ir.Value]:
+        b = self.b
+        lo = lo if isinstance(lo, ir.Value) else ir.Constant(I64, lo)
+        hi = hi if isinstance(hi, ir.Value) else ir.Constant(I64, hi)
+        ptr = self.alloca(I64, name)
+        b.store(lo, ptr)
+        cond = self.fn.append_basic_block(f"{name}.cond")
+        body = self.fn.append_basic_block(f"{name}.body")
+        end = self.fn.append_basic_block(f"{name}.end")
+        b.branch(cond)
+        b.position_at_end(cond)
+        i = b.load(ptr)
+        b.cbranch(b.icmp_signed("<", i, hi), body, end)
+        b.position_at_end(body)
+        yield b.load(ptr)
+        b.store(b.add(b.load(ptr), ir.Constant(I64, step)), ptr)
+        b.branch(cond)
+        b.position_at_end(end)
+
+    def gep(self, base, idx, ty=None):
+        return self.b.gep(base, [idx], inbounds=True, source_etype=ty or self.elem)
+
+    def ld(self, ptr, align=None):
+        return self.b.load(ptr, typ=self.elem, align=align)
+
+    def imin(self, a, c):
+        return self.b.select(self.b.icmp_signed("<", a, c), a, c)
+
+    def i(self, v: int) -> ir.Constant:
+        return ir.Constant(I64, v)
+
+
+def _declare(module: ir.Module, name: str, ret, args) -> ir.Function:
+    f = module.globals.get(name)
+    return f if f is not None else ir.Function(module, ir.FunctionType(ret, args), name=name)
+
+
+def _pack_a(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
+    """Ap[p][k][r] = A[(p*MR + r) * rsa + k * csa], zero beyond mc rows."""
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, PTR, I64, I64, PTR]), name=f"tk.gemm.pack_a.{suffix}")
+    f.linkage = "internal"
+    kc, mc, A, rsa, csa, Ap = f.args
+    g = _Gen(f, elem)
+    b = g.b
+    zero = ir.Constant(elem, 0.0)
+    panels = b.sdiv(b.add(mc, g.i(cfg.mr - 1)), g.i(cfg.mr))
+    with g.loop(0, panels, name="p") as p:
+        with g.loop(0, kc, name="k") as k:
+            dst_base = b.mul(b.add(b.mul(p, kc), k), g.i(cfg.mr))
+            for r in range(cfg.mr):
+                row = b.add(b.mul(p, g.i(cfg.mr)), g.i(r))
+                ok = b.icmp_signed("<", row, mc)
+                safe_row = b.select(ok, row, g.i(0))
+                v = g.ld(g.gep(A, b.add(b.mul(safe_row, rsa), b.mul(k, csa))))
+                b.store(b.select(ok, v, zero), g.gep(Ap, b.add(dst_base, g.i(r))))
+    b.ret_void()
+    return f
+
+
+def _pack_b(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
+    """Bp[q][k][c] = B[k * rsb + (q*NR + c) * csb], zero beyond nc columns."""
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, PTR, I64, I64, PTR]), name=f"tk.gemm.pack_b.{suffix}")
+    f.linkage = "internal"
+    kc, nc, B, rsb, csb, Bp = f.args
+    g = _Gen(f, elem)
+    b = g.b
+    zero = ir.Constant(elem, 0.0)
+    panels = b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr))
+    with g.loop(0, panels, name="q") as q:
+        with g.loop(0, kc, name="k") as k:
+            dst_base = b.mul(b.add(b.mul(q, kc), k), g.i(cfg.nr))
+            src_row = b.mul(k, rsb)
+            with g.loop(0, cfg.nr, name="c") as c:
+                col = b.add(b.mul(q, g.i(cfg.nr)), c)
+                ok = b.icmp_signed("<", col, nc)
+                safe = b.select(ok, col, g.i(0))
+                v = g.ld(g.gep(B, b.add(src_row, b.mul(safe, csb))))
+                b.store(b.select(ok, v, zero), g.gep(Bp, b.add(dst_base, c)))
+    b.ret_void()
+    return f
+
+
+def _kernel(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
+    """C[0:mr, 0:nr] (+)= Ap(kc x MR) . Bp(kc x NR), the tile held in MR*NV vector registers."""
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, PTR, I64, I64, PTR, PTR, I64, I64, I64, I1]), name=f"tk.gemm.kernel.{suffix}")
+    f.linkage = "internal"
+    f.attributes.add("alwaysinline")
+    # A is read at Ap[row * ars + k * aks]: a packed panel (ars 1, aks MR) or A itself, unpacked.
+    kc, Ap, ars, aks, Bp, C, ldc, mr, nr, overwrite = f.args
+    g = _Gen(f, elem)
+    b = g.b
+    vt = ir.VectorType(elem, cfg.vl)
+    fma = _declare(module, f"llvm.fma.v{cfg.vl}{'f32' if isinstance(elem, ir.FloatType) else 'f64'}", vt, [vt, vt, vt])
+    accs = [[g.alloca(vt, f"acc{i}_{j}") for j in range(cfg.nv)] for i in range(cfg.mr)]
+    zero_v = ir.Constant(vt, [0.0] * cfg.vl)
+    for row in accs:
+        for a in row:
+            b.store(zero_v, a)
+    undef_v = ir.Constant(vt, ir.Undefined)
+    splat_mask = ir.Constant(ir.VectorType(I32, cfg.vl), [0] * cfg.vl)
+    with g.loop(0, kc, name="k") as k:
+        bbase = b.mul(k, g.i(cfg.nr))
+        bv = [b.load(g.gep(Bp, b.add(bbase, g.i(j * cfg.vl))), typ=vt, align=4) for j in range(cfg.nv)]
+        abase = b.mul(k, aks)
+        for i in range(cfg.mr):
+            # rows past mr (an edge tile of unpacked A) re-read the last valid row; masked out later
+            row = g.imin(g.i(i), b.sub(mr, g.i(1))) if i else g.i(0)
+            a = g.ld(g.gep(Ap, b.add(abase, b.mul(row, ars))))
+            av = b.shuffle_vector(b.insert_element(undef_v, a, ir.Constant(I32, 0)), undef_v, splat_mask)
+            for j in range(cfg.nv):
+                b.store(b.call(fma, [av, bv[j], b.load(accs[i][j])]), accs[i][j])
+    full = b.and_(b.icmp_signed("==", mr, g.i(cfg.mr)), b.icmp_signed("==", nr, g.i(cfg.nr)))
+    with b.if_else(full) as (then, otherwise):
+        with then:
+            for i in range(cfg.mr):
+                for j in range(cfg.nv):
+                    dst = g.gep(C, b.add(b.mul(g.i(i), ldc), g.i(j * cfg.vl)))
+                    acc = b.load(accs[i][j])
+                    old = b.load(dst, typ=vt, align=4)
+                    b.store(b.select(overwrite, acc, b.fadd(old, acc)), dst, align=4)
+        with otherwise:
+            # Edge tile: masked vector loads/stores touch only the valid mr x nr part of C.
+            tv = "f32" if isinstance(elem, ir.FloatType) else "f64"
+            mt = ir.VectorType(I1, cfg.vl)
+            mload = _declare(module, f"llvm.masked.load.v{cfg.vl}{tv}.p0", vt, [PTR, I32, mt, vt])
+            mstore = _declare(module, f"llvm.masked.store.v{cfg.vl}{tv}.p0", ir.VoidType(), [vt, PTR, I32, mt])
+            it = ir.VectorType(I64, cfg.vl)
+            nr_v = b.shuffle_vector(b.insert_element(ir.Constant(it, ir.Undefined), nr, ir.Constant(I32, 0)),
+                                    ir.Constant(it, ir.Undefined), splat_mask)
+            align = ir.Constant(I32, 4)
+            for j in range(cfg.nv):
+                lanes = ir.Constant(it, [j * cfg.vl + l for l in range(cfg.vl)])
+                col_ok = b.icmp_signed("<", lanes, nr_v)
+                for i in range(cfg.mr):
+                    row_ok = b.icmp_signed("<", g.i(i), mr)
+                    mask = b.select(row_ok, col_ok, ir.Constant(mt, [0] * cfg.vl))
+                    dst = g.gep(C, b.add(b.mul(g.i(i), ldc), g.i(j * cfg.vl)))
+                    acc = b.load(accs[i][j])
+                    old = b.call(mload, [dst, align, mask, zero_v])
+                    b.call(mstore, [b.select(overwrite, acc, b.fadd(old, acc)), dst, align, mask])
+    b.ret_void()
+    return f
+
+
+def gemm_function(module: ir.Module, elem: ir.Type, features: str) -> ir.Function:
+    """``void tk.gemm.T(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate)``, defined once per module.
+
+    Returns 0-sized work immediately; allocates its packing buffers with ``aligned_alloc`` and
+    frees them before returning. ``accumulate`` false means C = A @ B.
+    """
+    bits = 32 if isinstance(elem, ir.FloatType) else 64
+    suffix = f"f{bits}"
+    name = f"tk.gemm.{suffix}"
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    cfg = config_for(features, bits)
+    pack_a, pack_b, kernel = _pack_a(module, elem, cfg, suffix), _pack_b(module, elem, cfg, suffix), _kernel(module, elem, cfg, suffix)
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, I64, PTR, I64, I64, PTR, I64, I64, PTR, I64, I1]), name=name)
+    f.linkage = "internal"
+    M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate = f.args
+    g = _Gen(f, elem)
+    b = g.b
+    esize = bits // 8
+    malloc = _declare(module, "aligned_alloc", PTR, [I64, I64])
+    free = _declare(module, "free", ir.VoidType(), [PTR])
+    # Buffers sized for this problem (small GEMMs stay under malloc's mmap threshold), rounded up
+    # to a multiple of 64 bytes as aligned_alloc requires.
+    kcap = g.imin(K, g.i(cfg.kc))
+    mcap = b.mul(b.sdiv(b.add(g.imin(M, g.i(cfg.mc)), g.i(cfg.mr - 1)), g.i(cfg.mr)), g.i(cfg.mr))
+    ncap = b.mul(b.sdiv(b.add(g.imin(N, g.i(cfg.nc)), g.i(cfg.nr - 1)), g.i(cfg.nr)), g.i(cfg.nr))
+
+    def bytes_for(n):
+        raw = b.mul(b.mul(n, kcap), g.i(esize))
+        return b.and_(b.add(raw, g.i(127)), g.i(~63))
+
+    ap = b.call(malloc, [g.i(64), bytes_for(mcap)])
+    bp = b.call(malloc, [g.i(64), bytes_for(ncap)])
+    with g.loop(0, N, cfg.nc, name="jc") as jc:
+        nc = g.imin(b.sub(N, jc), g.i(cfg.nc))
+        with g.loop(0, K, cfg.kc, name="pc") as pc:
+            kc = g.imin(b.sub(K, pc), g.i(cfg.kc))
+            overwrite = b.and_(b.icmp_signed("==", pc, g.i(0)), b.not_(accumulate))
+            b.call(pack_b, [kc, nc, g.gep(B, b.add(b.mul(pc, rsb), b.mul(jc, csb))), rsb, csb, bp])
+            # With a single panel of B, each A element is used once: packing A would only copy it.
+            pack = b.icmp_signed(">", nc, g.i(cfg.nr))
+            with g.loop(0, M, cfg.mc, name="ic") as ic:
+                mc = g.imin(b.sub(M, ic), g.i(cfg.mc))
+                a_block = g.gep(A, b.add(b.mul(ic, rsa), b.mul(pc, csa)))
+                with b.if_then(pack):
+                    b.call(pack_a, [kc, mc, a_block, rsa, csa, ap])
+                with g.loop(0, nc, cfg.nr, name="jr") as jr:
+                    nr = g.imin(b.sub(nc, jr), g.i(cfg.nr))
+                    bpanel = g.gep(bp, b.mul(b.sdiv(jr, g.i(cfg.nr)), b.mul(kc, g.i(cfg.nr))))
+                    with g.loop(0, mc, cfg.mr, name="ir") as ir_:
+                        mr = g.imin(b.sub(mc, ir_), g.i(cfg.mr))
+                        apanel = b.select(pack, g.gep(ap, b.mul(b.sdiv(ir_, g.i(cfg.mr)), b.mul(kc, g.i(cfg.mr)))),
+                                          g.gep(a_block, b.mul(ir_, rsa)))
+                        ars = b.select(pack, g.i(1), rsa)
+                        aks = b.select(pack, g.i(cfg.mr), csa)
+                        cptr = g.gep(C, b.add(b.mul(b.add(ic, ir_), ldc), b.add(jc, jr)))
+                        b.call(kernel, [kc, apanel, ars, aks, bpanel, cptr, ldc, mr, nr, overwrite])
+    # K == 0: C = 0 unless accumulating (the loops above never ran).
+    with b.if_then(b.and_(b.icmp_signed("==", K, g.i(0)), b.not_(accumulate))):
+        with g.loop(0, M, name="zi") as zi:
+            with g.loop(0, N, name="zj") as zj:
+                b.store(ir.Constant(elem, 0.0), g.gep(C, b.add(b.mul(zi, ldc), zj)))
+    b.call(free, [ap])
+    b.call(free, [bp])
+    b.ret_void()
+    return f
