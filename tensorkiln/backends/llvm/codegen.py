@@ -58,9 +58,10 @@ def abi_symbols(func: Function) -> list[str]:
 
 
 class FunctionCodegen:
-    def __init__(self, module: ir.Module, func: Function, symbol_name: str | None = None, features: str = ""):
+    def __init__(self, module: ir.Module, func: Function, symbol_name: str | None = None, features: str = "", threads: int = 1):
         self.module = module
         self.features = features
+        self.threads = threads
         self.func = func
         self.symbols = abi_symbols(func)
         fnty = ir.FunctionType(I32, [I64] * len(self.symbols) + [PTR] * len(func.args))
@@ -201,7 +202,7 @@ class FunctionCodegen:
         one = ir.Constant(I64, 1)
         rsa, csa = (one, m) if ta else (k, one)
         rsb, csb = (one, k) if tb else (n, one)
-        gemm = gemm_function(self.module, llvm_type(c.type.dtype), self.features)
+        gemm = gemm_function(self.module, llvm_type(c.type.dtype), self.features, self.threads)
         self.b.call(gemm, [m, n, k, self.values[id(a)], rsa, csa, self.values[id(b_)], rsb, csb,
                            self.values[id(c)], n, ir.Constant(I1, int(op.attributes["accumulate"]))])
 
@@ -397,14 +398,28 @@ def emit_cast(b: ir.IRBuilder, v: ir.Value, src: Type, dst: Type) -> ir.Value:
     return b.sext(v, dt_) if dt_.width > st.width else b.trunc(v, dt_)
 
 
-def emit_module(module: Module, name_prefix: str = "", features: str | None = None) -> ir.Module:
+def emit_module(module: Module, name_prefix: str = "", features: str | None = None, threads: int | None = None) -> ir.Module:
     """All functions of a loops-stage module in one LLVM module. ``features`` (an LLVM feature
-    string) picks kernel shapes such as the GEMM micro-tile; default: the host's."""
+    string) picks kernel shapes such as the GEMM micro-tile; default: the host's. ``threads`` caps
+    the threads of parallel kernels; default: :func:`default_threads`."""
     if features is None:
         from .target import host_features
 
         features = host_features()
     m = ir.Module(name="tensorkiln")
     for f in module:
-        FunctionCodegen(m, f, name_prefix + f.name, features).emit()
+        FunctionCodegen(m, f, name_prefix + f.name, features, default_threads() if threads is None else threads).emit()
     return m
+
+
+def default_threads() -> int:
+    """TENSORKILN_NUM_THREADS if set, else the CPUs this process may run on."""
+    import os
+
+    env = os.environ.get("TENSORKILN_NUM_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

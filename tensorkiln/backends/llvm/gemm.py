@@ -212,12 +212,76 @@ def _kernel(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
     return f
 
 
-def gemm_function(module: ir.Module, elem: ir.Type, features: str) -> ir.Function:
+_CTX_FIELDS = ("M", "kc", "nc", "A", "rsa", "csa", "bp", "C", "ldc", "overwrite", "pack", "groups")
+
+
+def _ctx_type(elem) -> ir.LiteralStructType:
+    return ir.LiteralStructType([PTR if f in ("A", "bp", "C") else I64 for f in _CTX_FIELDS])
+
+
+def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) -> ir.Function:
+    """``body(ctx, lo, hi)`` for parallel_for: work items are (M block, group of B panels) pairs;
+    each call packs its own A blocks into a private buffer."""
+    from .parallel import BODY_TYPE
+
+    f = ir.Function(module, BODY_TYPE, name=f"tk.gemm.blocks.{suffix}")
+    f.linkage = "internal"
+    ctx, lo, hi = f.args
+    g = _Gen(f, elem)
+    b = g.b
+    ct = _ctx_type(elem)
+    v = {name: b.load(b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=ct),
+                      typ=PTR if name in ("A", "bp", "C") else I64)
+         for i, name in enumerate(_CTX_FIELDS)}
+    M, kc, nc, A, rsa, csa, bp, C, ldc = (v[k] for k in _CTX_FIELDS[:9])
+    overwrite = b.icmp_signed("!=", v["overwrite"], g.i(0))
+    pack = b.icmp_signed("!=", v["pack"], g.i(0))
+    groups = v["groups"]
+    esize = 4 if isinstance(elem, ir.FloatType) else 8
+    malloc = _declare(module, "aligned_alloc", PTR, [I64, I64])
+    free = _declare(module, "free", ir.VoidType(), [PTR])
+    ap_bytes = b.and_(b.add(b.mul(g.i(cfg.mc * esize), kc), g.i(127)), g.i(~63))
+    ap = b.call(malloc, [g.i(64), ap_bytes])
+    panels = b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr))
+    with g.loop(lo, hi, name="item") as item:
+        blk = b.sdiv(item, groups)
+        grp = b.srem(item, groups)
+        ic = b.mul(blk, g.i(cfg.mc))
+        mc = g.imin(b.sub(M, ic), g.i(cfg.mc))
+        a_block = g.gep(A, b.mul(ic, rsa))
+        with b.if_then(pack):
+            b.call(pack_a, [kc, mc, a_block, rsa, csa, ap])
+        p0 = b.sdiv(b.mul(panels, grp), groups)
+        p1 = b.sdiv(b.mul(panels, b.add(grp, g.i(1))), groups)
+        with g.loop(p0, p1, name="jp") as jp:
+            jr = b.mul(jp, g.i(cfg.nr))
+            nr = g.imin(b.sub(nc, jr), g.i(cfg.nr))
+            bpanel = g.gep(bp, b.mul(jp, b.mul(kc, g.i(cfg.nr))))
+            with g.loop(0, mc, cfg.mr, name="ir") as ir_:
+                mr = g.imin(b.sub(mc, ir_), g.i(cfg.mr))
+                apanel = b.select(pack, g.gep(ap, b.mul(b.sdiv(ir_, g.i(cfg.mr)), b.mul(kc, g.i(cfg.mr)))),
+                                  g.gep(a_block, b.mul(ir_, rsa)))
+                ars = b.select(pack, g.i(1), rsa)
+                aks = b.select(pack, g.i(cfg.mr), csa)
+                cptr = g.gep(C, b.add(b.mul(b.add(ic, ir_), ldc), jr))
+                b.call(kernel, [kc, apanel, ars, aks, bpanel, cptr, ldc, mr, nr, overwrite])
+    b.call(free, [ap])
+    b.ret_void()
+    return f
+
+
+# Below this many multiply-adds a GEMM runs on one thread: spawning costs more than it saves.
+PARALLEL_MIN_MACS = 1 << 20
+
+
+def gemm_function(module: ir.Module, elem: ir.Type, features: str, threads: int = 1) -> ir.Function:
     """``void tk.gemm.T(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate)``, defined once per module.
 
-    Returns 0-sized work immediately; allocates its packing buffers with ``aligned_alloc`` and
-    frees them before returning. ``accumulate`` false means C = A @ B.
+    For each (N block, K block) B is packed once; the (M block × panel group) items then run on up to
+    ``threads`` threads via ``tk.parallel_for``. ``accumulate`` false means C = A @ B.
     """
+    from .parallel import num_threads_global, opaque, parallel_for
+
     bits = 32 if isinstance(elem, ir.FloatType) else 64
     suffix = f"f{bits}"
     name = f"tk.gemm.{suffix}"
@@ -226,6 +290,9 @@ def gemm_function(module: ir.Module, elem: ir.Type, features: str) -> ir.Functio
         return existing
     cfg = config_for(features, bits)
     pack_a, pack_b, kernel = _pack_a(module, elem, cfg, suffix), _pack_b(module, elem, cfg, suffix), _kernel(module, elem, cfg, suffix)
+    worker = _block_worker(module, elem, cfg, suffix, pack_a, kernel)
+    pfor = parallel_for(module)
+    nthreads_g = num_threads_global(module, threads)
     f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, I64, PTR, I64, I64, PTR, I64, I64, PTR, I64, I1]), name=name)
     f.linkage = "internal"
     M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate = f.args
@@ -234,18 +301,16 @@ def gemm_function(module: ir.Module, elem: ir.Type, features: str) -> ir.Functio
     esize = bits // 8
     malloc = _declare(module, "aligned_alloc", PTR, [I64, I64])
     free = _declare(module, "free", ir.VoidType(), [PTR])
-    # Buffers sized for this problem (small GEMMs stay under malloc's mmap threshold), rounded up
-    # to a multiple of 64 bytes as aligned_alloc requires.
     kcap = g.imin(K, g.i(cfg.kc))
-    mcap = b.mul(b.sdiv(b.add(g.imin(M, g.i(cfg.mc)), g.i(cfg.mr - 1)), g.i(cfg.mr)), g.i(cfg.mr))
     ncap = b.mul(b.sdiv(b.add(g.imin(N, g.i(cfg.nc)), g.i(cfg.nr - 1)), g.i(cfg.nr)), g.i(cfg.nr))
-
-    def bytes_for(n):
-        raw = b.mul(b.mul(n, kcap), g.i(esize))
-        return b.and_(b.add(raw, g.i(127)), g.i(~63))
-
-    ap = b.call(malloc, [g.i(64), bytes_for(mcap)])
-    bp = b.call(malloc, [g.i(64), bytes_for(ncap)])
+    bp = b.call(malloc, [g.i(64), b.and_(b.add(b.mul(b.mul(ncap, kcap), g.i(esize)), g.i(127)), g.i(~63))])
+    macs = b.mul(b.mul(M, N), K)
+    big = b.icmp_signed(">=", macs, g.i(PARALLEL_MIN_MACS))
+    nthreads = b.select(big, b.load(nthreads_g, typ=I64), g.i(1))
+    ct = _ctx_type(elem)
+    ctx = opaque(b, g.alloca(ct, "ctx"))
+    nblk = b.sdiv(b.add(M, g.i(cfg.mc - 1)), g.i(cfg.mc))
+    groups = b.select(b.icmp_signed("<", nblk, nthreads), nthreads, g.i(1))
     with g.loop(0, N, cfg.nc, name="jc") as jc:
         nc = g.imin(b.sub(N, jc), g.i(cfg.nc))
         with g.loop(0, K, cfg.kc, name="pc") as pc:
@@ -254,28 +319,17 @@ def gemm_function(module: ir.Module, elem: ir.Type, features: str) -> ir.Functio
             b.call(pack_b, [kc, nc, g.gep(B, b.add(b.mul(pc, rsb), b.mul(jc, csb))), rsb, csb, bp])
             # With a single panel of B, each A element is used once: packing A would only copy it.
             pack = b.icmp_signed(">", nc, g.i(cfg.nr))
-            with g.loop(0, M, cfg.mc, name="ic") as ic:
-                mc = g.imin(b.sub(M, ic), g.i(cfg.mc))
-                a_block = g.gep(A, b.add(b.mul(ic, rsa), b.mul(pc, csa)))
-                with b.if_then(pack):
-                    b.call(pack_a, [kc, mc, a_block, rsa, csa, ap])
-                with g.loop(0, nc, cfg.nr, name="jr") as jr:
-                    nr = g.imin(b.sub(nc, jr), g.i(cfg.nr))
-                    bpanel = g.gep(bp, b.mul(b.sdiv(jr, g.i(cfg.nr)), b.mul(kc, g.i(cfg.nr))))
-                    with g.loop(0, mc, cfg.mr, name="ir") as ir_:
-                        mr = g.imin(b.sub(mc, ir_), g.i(cfg.mr))
-                        apanel = b.select(pack, g.gep(ap, b.mul(b.sdiv(ir_, g.i(cfg.mr)), b.mul(kc, g.i(cfg.mr)))),
-                                          g.gep(a_block, b.mul(ir_, rsa)))
-                        ars = b.select(pack, g.i(1), rsa)
-                        aks = b.select(pack, g.i(cfg.mr), csa)
-                        cptr = g.gep(C, b.add(b.mul(b.add(ic, ir_), ldc), b.add(jc, jr)))
-                        b.call(kernel, [kc, apanel, ars, aks, bpanel, cptr, ldc, mr, nr, overwrite])
+            values = {"M": M, "kc": kc, "nc": nc, "A": g.gep(A, b.mul(pc, csa)), "rsa": rsa, "csa": csa, "bp": bp,
+                      "C": g.gep(C, jc), "ldc": ldc, "overwrite": b.zext(overwrite, I64), "pack": b.zext(pack, I64),
+                      "groups": groups}
+            for i, fname in enumerate(_CTX_FIELDS):
+                b.store(values[fname], b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=ct))
+            b.call(pfor, [worker, ctx, b.mul(nblk, groups), nthreads])
     # K == 0: C = 0 unless accumulating (the loops above never ran).
     with b.if_then(b.and_(b.icmp_signed("==", K, g.i(0)), b.not_(accumulate))):
         with g.loop(0, M, name="zi") as zi:
             with g.loop(0, N, name="zj") as zj:
                 b.store(ir.Constant(elem, 0.0), g.gep(C, b.add(b.mul(zi, ldc), zj)))
-    b.call(free, [ap])
     b.call(free, [bp])
     b.ret_void()
     return f
