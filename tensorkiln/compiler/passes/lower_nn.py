@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ...ir.core import Operation, Value
 from ...ir.dialects.graph_nn import window_params
-from ...ir.types import INDEX, ScalarType
+from ...ir.types import INDEX, MemRefType, ScalarType
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lower_to_loops import FunctionLowering
@@ -72,58 +72,100 @@ class NNLowering:
         lw.finish([])
         lh.finish([])
 
-    # ops ------------------------------------------------------------------------------
+    # convolutions: im2col + the generated GEMM, one image at a time ---------------------------
+    def view(self, buf: Value, shape) -> Value:
+        return self.b.create("loops.view", [buf], {}, [MemRefType(tuple(shape), buf.type.dtype)]).result
+
+    def image(self, buf: Value, n: Value) -> Value:
+        """The [H, W, C] image n of an NHWC buffer, as a 2-D [H*W, C] view."""
+        _, h, w, c = buf.type.shape
+        sub = self.b.create("loops.subview", [buf, n], {}, [MemRefType((h, w, c), buf.type.dtype)]).result
+        return self.view(sub, (h * w, c))
+
+    def im2col(self, x: Value, n: Value, col: Value, k, geoms) -> None:
+        """col[oh*OW + ow, (i*KW + j)*C + c] = x[n, oh*s + i*d - pad, ...] (0 in the padding)."""
+        (_, oh_n, _, _, _), (_, ow_n, _, _, _) = geoms
+        c_n = x.type.shape[3]
+
+        def body(idx):
+            oh, ow, i, j = idx
+            ih, vh = self.window_pos(oh, i, geoms[0])
+            iw, vw = self.window_pos(ow, j, geoms[1])
+            valid = self.b.op("loops.logical_and", vh, vw)
+            row = self.b.op("loops.add", self.b.op("loops.mul", oh, self.c(ow_n)), ow)
+            base = self.b.op("loops.mul", self.b.op("loops.add", self.b.op("loops.mul", i, self.c(k[1])), j), self.c(c_n))
+            lc = self.e.for_loop(c_n, [], parallel=True)
+            v = self.masked(valid, self.b.op("loops.load", x, n, ih, iw, lc.iv), 0.0)
+            self.b.create("loops.store", [v, col, row, self.b.op("loops.add", base, lc.iv)])
+            lc.finish([])
+
+        self.loops([oh_n, ow_n, k[0], k[1]], body)
+
+    def col2im(self, dcol: Value, n: Value, dx: Value, k, geoms) -> None:
+        """dx[n, ih, iw, c] += dcol[...] over every (output, tap) that read it (the adjoint of im2col)."""
+        (_, oh_n, _, _, _), (_, ow_n, _, _, _) = geoms
+        c_n = dx.type.shape[3]
+
+        def body(idx):
+            oh, ow, i, j = idx
+            ih, vh = self.window_pos(oh, i, geoms[0])
+            iw, vw = self.window_pos(ow, j, geoms[1])
+            valid = self.b.op("loops.logical_and", vh, vw)
+            row = self.b.op("loops.add", self.b.op("loops.mul", oh, self.c(ow_n)), ow)
+            base = self.b.op("loops.mul", self.b.op("loops.add", self.b.op("loops.mul", i, self.c(k[1])), j), self.c(c_n))
+            lc = self.e.for_loop(c_n, [], parallel=True)
+            v = self.b.op("loops.load", dcol, row, self.b.op("loops.add", base, lc.iv))
+            self.accumulate(dx, [n, ih, iw, lc.iv], self.masked(valid, v, 0.0))
+            lc.finish([])
+
+        self.loops([oh_n, ow_n, k[0], k[1]], body, parallel=False)
+
+    def _conv_parts(self, op: Operation, x_shape, f_shape):
+        kh, kw, cin, cout = (int(d) for d in f_shape)
+        geoms = window_params(op.attributes, x_shape, (kh, kw))
+        rows = geoms[0][1] * geoms[1][1]
+        return (kh, kw), cin, cout, geoms, rows
+
     def conv2d(self, op: Operation, out: Value) -> None:
         x, f = (self.fl.buffer_of(v) for v in op.operands)
-        kh, kw, cin, cout = f.type.shape
-        self.zero(out)
+        k, cin, cout, geoms, rows = self._conv_parts(op, x.type.shape, f.type.shape)
+        col = self.fl.new_buffer_of_type(MemRefType((rows, k[0] * k[1] * cin), x.type.dtype))
+        wmat = self.view(f, (k[0] * k[1] * cin, cout))
 
-        def win(n, oh, ow, gh, gw):
-            def tap(i, j, ih, iw, valid):
-                lc = self.e.for_loop(cin, [])
-                a = self.masked(valid, self.b.op("loops.load", x, n, ih, iw, lc.iv), 0.0)
-                lo = self.e.for_loop(cout, [], parallel=True)
-                self.accumulate(out, [n, oh, ow, lo.iv], self.b.op("loops.mul", a, self.b.op("loops.load", f, i, j, lc.iv, lo.iv)))
-                lo.finish([])
-                lc.finish([])
-            self.taps((kh, kw), oh, ow, gh, gw, tap)
+        def per_image(idx):
+            (n,) = idx
+            self.im2col(x, n, col, k, geoms)
+            self.b.create("loops.matmul", [col, wmat, self.image(out, n)], {})
 
-        self.windows(x.type.shape, (kh, kw), op.attributes, out.type.shape, win)
+        self.loops([x.type.shape[0]], per_image, parallel=False)
 
     def conv2d_backprop_input(self, op: Operation, out: Value) -> None:
         g, f = (self.fl.buffer_of(v) for v in op.operands)
-        kh, kw, cin, cout = f.type.shape
-        dt = ScalarType(out.type.dtype)
+        k, cin, cout, geoms, rows = self._conv_parts(op, out.type.shape, f.type.shape)
+        dcol = self.fl.new_buffer_of_type(MemRefType((rows, k[0] * k[1] * cin), g.type.dtype))
+        wmat = self.view(f, (k[0] * k[1] * cin, cout))
         self.zero(out)
 
-        def win(n, oh, ow, gh, gw):
-            def tap(i, j, ih, iw, valid):
-                lc = self.e.for_loop(cin, [], parallel=True)
-                lo = self.e.for_loop(cout, [self.e.const(0.0, dt)])
-                prod = self.b.op("loops.mul", self.b.op("loops.load", g, n, oh, ow, lo.iv), self.b.op("loops.load", f, i, j, lc.iv, lo.iv))
-                (acc,) = lo.finish([self.b.op("loops.add", lo.carried[0], prod)])
-                self.accumulate(out, [n, ih, iw, lc.iv], self.masked(valid, acc, 0.0))
-                lc.finish([])
-            self.taps((kh, kw), oh, ow, gh, gw, tap)
+        def per_image(idx):
+            (n,) = idx
+            self.b.create("loops.matmul", [self.image(g, n), wmat, dcol], {"transpose_b": True})
+            self.col2im(dcol, n, out, k, geoms)
 
-        self.windows(out.type.shape, (kh, kw), op.attributes, g.type.shape, win)
+        self.loops([g.type.shape[0]], per_image, parallel=False)
 
     def conv2d_backprop_filter(self, op: Operation, out: Value) -> None:
         x, g = (self.fl.buffer_of(v) for v in op.operands)
-        kh, kw, cin, cout = out.type.shape
+        k, cin, cout, geoms, rows = self._conv_parts(op, x.type.shape, out.type.shape)
+        col = self.fl.new_buffer_of_type(MemRefType((rows, k[0] * k[1] * cin), x.type.dtype))
+        dw = self.view(out, (k[0] * k[1] * cin, cout))
         self.zero(out)
 
-        def win(n, oh, ow, gh, gw):
-            def tap(i, j, ih, iw, valid):
-                lc = self.e.for_loop(cin, [])
-                a = self.masked(valid, self.b.op("loops.load", x, n, ih, iw, lc.iv), 0.0)
-                lo = self.e.for_loop(cout, [], parallel=True)
-                self.accumulate(out, [i, j, lc.iv, lo.iv], self.b.op("loops.mul", a, self.b.op("loops.load", g, n, oh, ow, lo.iv)))
-                lo.finish([])
-                lc.finish([])
-            self.taps((kh, kw), oh, ow, gh, gw, tap)
+        def per_image(idx):
+            (n,) = idx
+            self.im2col(x, n, col, k, geoms)
+            self.b.create("loops.matmul", [col, self.image(g, n), dw], {"transpose_a": True, "accumulate": True})
 
-        self.windows(x.type.shape, (kh, kw), op.attributes, g.type.shape, win)
+        self.loops([x.type.shape[0]], per_image, parallel=False)
 
     def max_pool(self, op: Operation, out: Value) -> None:
         x = self.fl.buffer_of(op.operands[0])

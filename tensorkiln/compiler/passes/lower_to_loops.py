@@ -58,6 +58,11 @@ class FunctionLowering:
             buf = buf.op.operands[0]
         return any(buf is a for a in self.dst.args)
 
+    def new_buffer_of_type(self, t: MemRefType) -> Value:
+        buf = self.b.create("loops.alloc", [], {}, [t]).result
+        self.allocs.append(buf)
+        return buf
+
     def new_buffer(self, v: Value, out: Value | None) -> Value:
         if out is not None:
             return out
