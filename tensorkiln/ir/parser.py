@@ -65,7 +65,7 @@ def parse_dim_expr(text: str, anon: dict[str, SymDim] | None = None) -> Dim:
             elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", f):
                 prod = dim_mul(prod, SymDim.sym(f))
             else:
-                raise ValueError(f"bad dim {f!r}")
+                raise ValueError(f"bad dim expression {text!r}")
         total = dim_add(total, prod)
     if sum(len(m.group()) for m in re.finditer(r"[+-]?[^+-]+", text)) != len(text):
         raise ValueError(f"bad dim {text!r}")

@@ -407,6 +407,11 @@ def emit_module(module: Module, name_prefix: str = "", features: str | None = No
 
         features = host_features()
     m = ir.Module(name="tensorkiln")
+    from .target import host_target_machine
+
+    tm = host_target_machine()
+    m.triple = tm.triple
+    m.data_layout = str(tm.target_data)
     for f in module:
         FunctionCodegen(m, f, name_prefix + f.name, features, default_threads() if threads is None else threads).emit()
     return m
