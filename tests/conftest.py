@@ -1,7 +1,10 @@
 """Test-wide settings: verify the IR after every pass, and keep hypothesis deterministic in CI."""
 import os
+import tempfile
 
 os.environ.setdefault("TENSORKILN_VERIFY", "1")
+# Tests never share a compile cache with the user's (or with an earlier run).
+os.environ["TENSORKILN_CACHE_DIR"] = tempfile.mkdtemp(prefix="tk-test-cache-")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 

@@ -1,24 +1,30 @@
 """Compiling a graph-stage Module into callable native functions, keeping every stage printable.
 
-:func:`compile_graph_module` runs the pipeline (graph → optimized → loops), emits one LLVM module per
-entry (so each entry's ``llvm``/``asm`` text stands alone), JIT-compiles it, and returns a
-:class:`CompiledModule` whose attributes are the entries. ``TENSORKILN_DUMP_DIR`` makes every compile
-write each stage of each entry to files there.
+:func:`compile_graph_module` runs the pipeline (graph → optimized → loops), emits one LLVM module for
+all entries, JIT-compiles it, and returns a :class:`CompiledModule` whose attributes are the entries.
+The machine code is kept in the disk cache (:mod:`.cache`) under a key of the graph IR text, the
+versions and the CPU; a later compile of the same module — in this process or another — loads the
+object code and skips the pipeline, which then runs only if someone asks to see a stage.
+``TENSORKILN_DUMP_DIR`` makes every compile write each stage of each entry to files there.
 """
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
-from ..backends.llvm.codegen import abi_symbols, emit_module
+import llvmlite
+
+from ..backends.llvm.codegen import abi_symbols, default_threads, emit_module
 from ..backends.llvm.jit import JitModule
+from ..backends.llvm.target import host_features_key
 from ..compiler.passes.base import AfterPassHook
 from ..compiler.pipeline import IR_STAGES, STAGES, run_to_stages
-from ..ir.core import Module
-from ..ir.printer import print_function
-from ..ir.types import TensorType
+from ..ir.core import Function, Module
+from ..ir.printer import print_function, print_module
+from ..ir.types import MemRefType, TensorType
+from .cache import DiskCache, cache_enabled, make_key
 from .executable import ArgSpec, NativeFunction
 
 
@@ -28,31 +34,59 @@ def _evaluator():
     return evaluate_op
 
 
+class _Build:
+    """The pipeline's products for one compile, made on demand after a cache hit."""
+
+    def __init__(self, graph: Module, fold: bool, threads: int, after_pass: AfterPassHook | None = None):
+        self.graph = graph
+        self.fold = fold
+        self.threads = threads
+        self.after_pass = after_pass
+        self._stages: dict[str, Module] | None = None
+        self._jit: JitModule | None = None
+
+    @property
+    def stages(self) -> dict[str, Module]:
+        if self._stages is None:
+            self._stages = run_to_stages(self.graph, evaluate=_evaluator() if self.fold else None, after_pass=self.after_pass)
+        return self._stages
+
+    def llvm_ir(self) -> str:
+        return str(emit_module(self.stages["loops"], threads=self.threads))
+
+    @property
+    def jit(self) -> JitModule:
+        """A JIT module compiled from IR (so its optimized IR and assembly can be shown)."""
+        if self._jit is None:
+            self._jit = JitModule(self.llvm_ir())
+        return self._jit
+
+
 class CompiledEntry:
-    def __init__(self, name: str, stages: dict[str, Module], jit: JitModule, fn: NativeFunction):
+    def __init__(self, name: str, build: _Build, fn: NativeFunction):
         self.name = name
-        self.stages = stages
-        self.jit = jit
+        self.build = build
         self.fn = fn
 
     def ir(self, stage: str) -> str:
         if stage in IR_STAGES:
-            return print_function(self.stages[stage][self.name])
+            return print_function(self.build.stages[stage][self.name])
         if stage == "llvm":
-            return self.jit.llvm_ir
+            return self.build.jit.llvm_ir or ""
         if stage == "llvm-opt":
-            return self.jit.optimized_ir
+            return self.build.jit.optimized_ir
         if stage == "asm":
-            return self.jit.asm
+            return self.build.jit.asm
         raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
 
 
 class CompiledModule:
     """The result of ``tk.compile``: each DSL/IR function is an attribute taking numpy arrays."""
 
-    def __init__(self, entries: dict[str, CompiledEntry], source_name: str):
+    def __init__(self, entries: dict[str, CompiledEntry], source_name: str, from_cache: bool = False):
         self._entries = entries
         self.source_name = source_name
+        self.from_cache = from_cache
         for name, e in entries.items():
             if not hasattr(type(self), name):
                 setattr(self, name, e.fn)
@@ -82,25 +116,46 @@ def _dump(dump_dir: str, stem: str, entries: dict[str, CompiledEntry]) -> None:
             (d / f"{stem}.{name}.{stage}.{ext[stage]}").write_text(e.ir(stage))
 
 
+def _signature(gf: Function) -> tuple[list[ArgSpec], list[ArgSpec], list[str]]:
+    inputs = [ArgSpec(a.name_hint or f"arg{i}", a.type) for i, a in enumerate(gf.args)]
+    outputs = [ArgSpec(f"result{i}", t) for i, t in enumerate(gf.result_types)]
+    assert all(isinstance(s.type, TensorType) for s in inputs + outputs)
+    # The ABI's dims are those of the lowered function's buffers: inputs, then outputs.
+    buffers = Function(gf.name, [MemRefType(s.type.shape, s.type.dtype) for s in inputs + outputs], [])
+    return inputs, outputs, abi_symbols(buffers)
+
+
 def compile_graph_module(
     graph: Module,
     source_name: str = "<string>",
     after_pass: AfterPassHook | None = None,
     fold: bool = True,
+    threads: Optional[int] = None,
+    use_cache: Optional[bool] = None,
 ) -> CompiledModule:
-    stages = run_to_stages(graph, evaluate=_evaluator() if fold else None, after_pass=after_pass)
+    from .. import __version__
+
+    threads = default_threads() if threads is None else threads
+    build = _Build(graph, fold, threads, after_pass)
+    use_cache = cache_enabled() and after_pass is None if use_cache is None else use_cache
+    key = make_key(__version__, llvmlite.__version__, host_features_key(), str(threads), str(fold), print_module(graph))
+    cache = DiskCache() if use_cache else None
+    obj = cache.get(key) if cache is not None else None
+    from_cache = obj is not None
+    if obj is not None:
+        jit = JitModule(object_code=obj)
+    else:
+        build.stages  # run the pipeline (and the after-pass hook) now, so errors surface here
+        jit = build.jit
+        if cache is not None and jit.object_code:
+            cache.put(key, jit.object_code)
     entries: dict[str, CompiledEntry] = {}
-    for f in stages["loops"]:
-        gf = stages["graph"][f.name]
-        llvm_mod = emit_module(Module([f]))
-        jit = JitModule(str(llvm_mod))
-        inputs = [ArgSpec(a.name_hint or f"arg{i}", a.type) for i, a in enumerate(gf.args)]
-        outputs = [ArgSpec(f"result{i}", t) for i, t in enumerate(gf.result_types)]
-        assert all(isinstance(s.type, TensorType) for s in inputs + outputs)
-        fn = NativeFunction(f.name, inputs, outputs, abi_symbols(f), jit.address(f.name), jit)
-        entries[f.name] = CompiledEntry(f.name, stages, jit, fn)
+    for gf in graph:
+        inputs, outputs, symbols = _signature(gf)
+        fn = NativeFunction(gf.name, inputs, outputs, symbols, jit.address(gf.name), jit)
+        entries[gf.name] = CompiledEntry(gf.name, build, fn)
     dump_dir = os.environ.get("TENSORKILN_DUMP_DIR")
     if dump_dir:
         stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(source_name).stem or "module")
         _dump(dump_dir, stem, entries)
-    return CompiledModule(entries, source_name)
+    return CompiledModule(entries, source_name, from_cache)

@@ -1,8 +1,9 @@
-"""The JIT: optimized LLVM modules loaded into MCJIT engines on the host CPU.
+"""The JIT: optimized LLVM modules (or cached object code) loaded into MCJIT engines on the host.
 
-A :class:`JitModule` owns one engine and the module it compiled; the runtime keeps it alive while any
-function from it can be called. The optimized LLVM IR and the machine code are kept retrievable
-for the ``llvm-opt`` and ``asm`` stages; assembly is produced on demand only.
+A :class:`JitModule` owns one engine; the runtime keeps it alive while any function from it can be
+called. Built from LLVM IR it optimizes and compiles the module and keeps the object code it
+produced (for the disk cache); built from object code it just loads it. The optimized IR and the
+assembly are produced on demand for the ``llvm-opt`` and ``asm`` stages.
 """
 from __future__ import annotations
 
@@ -12,14 +13,23 @@ from .target import host_target_machine, new_host_target_machine, parse_and_opti
 
 
 class JitModule:
-    def __init__(self, llvm_ir: str, opt_level: int = 3):
-        tm = host_target_machine()
+    def __init__(self, llvm_ir: str | None = None, object_code: bytes | None = None, opt_level: int = 3):
+        assert (llvm_ir is None) != (object_code is None), "give LLVM IR or object code"
         self.llvm_ir = llvm_ir
-        self.module = parse_and_optimize(llvm_ir, tm, opt_level)
-        self.optimized_ir = str(self.module)
-        self.engine = llvm.create_mcjit_compiler(self.module, new_host_target_machine())
-        self.engine.finalize_object()
+        self.object_code = object_code
+        self.module = None
         self._asm: str | None = None
+        if llvm_ir is not None:
+            self.module = parse_and_optimize(llvm_ir, host_target_machine(), opt_level)
+            self.engine = llvm.create_mcjit_compiler(self.module, new_host_target_machine())
+            captured: list[bytes] = []
+            self.engine.set_object_cache(lambda _m, buf: captured.append(bytes(buf)), lambda _m: None)
+            self.engine.finalize_object()
+            self.object_code = captured[0] if captured else None
+        else:
+            self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_host_target_machine())
+            self.engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
+            self.engine.finalize_object()
 
     def address(self, name: str) -> int:
         addr = self.engine.get_function_address(name)
@@ -28,7 +38,13 @@ class JitModule:
         return addr
 
     @property
+    def optimized_ir(self) -> str:
+        assert self.module is not None, "loaded from object code: recompile to see the IR"
+        return str(self.module)
+
+    @property
     def asm(self) -> str:
         if self._asm is None:
+            assert self.module is not None, "loaded from object code: recompile to see the assembly"
             self._asm = host_target_machine().emit_assembly(self.module)
         return self._asm
