@@ -52,7 +52,7 @@ class _Build:
         return self._stages
 
     def llvm_ir(self) -> str:
-        return str(emit_module(self.stages["loops"], threads=self.threads))
+        return str(emit_module(self.stages["loops"], threads=self.threads, py_wrappers=True))
 
     @property
     def jit(self) -> JitModule:
@@ -152,7 +152,7 @@ def compile_graph_module(
     entries: dict[str, CompiledEntry] = {}
     for gf in graph:
         inputs, outputs, symbols = _signature(gf)
-        fn = NativeFunction(gf.name, inputs, outputs, symbols, jit.address(gf.name), jit)
+        fn = NativeFunction(gf.name, inputs, outputs, symbols, jit.address(gf.name), jit, jit.address(gf.name + ".py"))
         entries[gf.name] = CompiledEntry(gf.name, build, fn)
     dump_dir = os.environ.get("TENSORKILN_DUMP_DIR")
     if dump_dir:

@@ -61,33 +61,62 @@ def bind_symbols(specs: Sequence[ArgSpec], shapes: Sequence[tuple[int, ...]], sy
     return env
 
 
-class NativeFunction:
-    """One compiled entry point with the ABI ``i32 f(i64 dims…, ptr inputs…, ptr outputs…)``."""
+def _numpy_layout_ok() -> bool:
+    """Whether numpy arrays keep their data pointer where the generated wrappers read it."""
+    from ..backends.llvm.codegen import NUMPY_DATA_OFFSET
 
-    def __init__(self, name: str, inputs: Sequence[ArgSpec], outputs: Sequence[ArgSpec], symbols: Sequence[str], address: int, keepalive: Any):
+    probe = np.arange(3, dtype=np.float32)
+    return ctypes.c_void_p.from_address(id(probe) + NUMPY_DATA_OFFSET).value == probe.ctypes.data
+
+
+_LAYOUT_OK: bool | None = None
+_PLAN_CACHE_SIZE = 64
+
+
+class NativeFunction:
+    """One compiled entry point with the ABI ``i32 f(i64 dims…, ptr inputs…, ptr outputs…)``.
+
+    Calls are planned per tuple of input shapes: binding the symbols, checking every dim and
+    computing the output shapes happens once per shape tuple; later calls with the same shapes look
+    the plan up. With ``py_address`` (a generated wrapper that takes the arrays themselves) a call
+    passes the numpy objects straight to native code.
+    """
+
+    def __init__(self, name: str, inputs: Sequence[ArgSpec], outputs: Sequence[ArgSpec], symbols: Sequence[str],
+                 address: int, keepalive: Any, py_address: int | None = None):
+        global _LAYOUT_OK
         self.name = name
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.symbols = list(symbols)
         self._keepalive = keepalive  # the JIT engine that owns the code
-        proto = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_int64] * len(self.symbols)), *([ctypes.c_void_p] * (len(self.inputs) + len(self.outputs))))
+        nbuf = len(self.inputs) + len(self.outputs)
+        proto = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_int64] * len(self.symbols)), *([ctypes.c_void_p] * nbuf))
         self._cfunc = proto(address)
+        self._pyfunc = None
+        if py_address:
+            if _LAYOUT_OK is None:
+                _LAYOUT_OK = _numpy_layout_ok()
+            if _LAYOUT_OK:
+                pyproto = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_int64] * len(self.symbols)), *([ctypes.py_object] * nbuf))
+                self._pyfunc = pyproto(py_address)
         self._np_dtypes = [s.dtype.np_dtype for s in self.inputs]
-        self._static_out = all(s.type.is_static for s in self.outputs)
+        self._out_dtypes = [s.dtype.np_dtype for s in self.outputs]
+        self._plans: dict[tuple, tuple[tuple[int, ...], list[tuple[int, ...]]]] = {}
 
     def prepare(self, args: Sequence[Any]) -> list[np.ndarray]:
         if len(args) != len(self.inputs):
             raise TypeError(f"{self.name}() takes {len(self.inputs)} argument(s) ({', '.join(s.name for s in self.inputs)}), got {len(args)}")
         arrays = []
         for spec, a, dt in zip(self.inputs, args, self._np_dtypes):
-            if isinstance(a, np.ndarray):
+            if type(a) is np.ndarray:
                 if a.dtype != dt:
                     raise TypeError(f"argument '{spec.name}' expects dtype {spec.dtype.name} ({dt}), got {a.dtype}")
                 if not a.flags.c_contiguous:
                     a = np.ascontiguousarray(a)  # layout only; strided views are copied, not computed on
             else:
                 try:
-                    a = np.asarray(a, dtype=dt)
+                    a = np.ascontiguousarray(np.asarray(a, dtype=dt))
                 except (TypeError, ValueError) as e:
                     raise TypeError(f"argument '{spec.name}' cannot be converted to {spec.dtype.name}: {e}") from None
             arrays.append(a)
@@ -97,11 +126,36 @@ class NativeFunction:
         outs = self.call(self.prepare(args))
         return outs[0] if len(outs) == 1 else tuple(outs)
 
+    def plan(self, shapes: tuple) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+        """(dim arguments, output shapes) for these input shapes; raises ShapeError if they don't fit."""
+        got = self._plans.get(shapes)
+        if got is None:
+            env = bind_symbols(self.inputs, shapes, self.symbols)
+            for n in env.values():
+                if n < 0:
+                    raise ShapeError("negative dimension")
+            got = (tuple(env[s] for s in self.symbols),
+                   [tuple(d if isinstance(d, int) else d.evaluate(env) for d in s.type.shape) for s in self.outputs])
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.clear()
+            self._plans[shapes] = got
+        return got
+
     def call(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-        env = bind_symbols(self.inputs, [a.shape for a in arrays], self.symbols)
-        outs = [np.empty(tuple(d if isinstance(d, int) else d.evaluate(env) for d in s.type.shape), dtype=s.dtype.np_dtype) for s in self.outputs]
-        ptrs = [a.ctypes.data for a in arrays] + [o.ctypes.data for o in outs]
-        rc = self._cfunc(*(env[s] for s in self.symbols), *ptrs)
+        """One native call on prepared (contiguous, right-dtype) arrays; returns the outputs."""
+        for a, dt in zip(arrays, self._np_dtypes):
+            # the gate before native code: exact ndarray, dtype and layout, or the slow path fixes it
+            if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
+                arrays = self.prepare(arrays)
+                break
+        if len(arrays) != len(self.inputs):
+            arrays = self.prepare(arrays)
+        dims, out_shapes = self.plan(tuple([a.shape for a in arrays]))
+        outs = [np.empty(s, dt) for s, dt in zip(out_shapes, self._out_dtypes)]
+        if self._pyfunc is not None:
+            rc = self._pyfunc(*dims, *arrays, *outs)
+        else:
+            rc = self._cfunc(*dims, *[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs])
         if rc != 0:
             raise RuntimeError(f"{self.name}: native code returned {rc} ({ERROR_CODES.get(rc, 'unknown error')})")
         return outs

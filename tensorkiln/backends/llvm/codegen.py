@@ -398,7 +398,25 @@ def emit_cast(b: ir.IRBuilder, v: ir.Value, src: Type, dst: Type) -> ir.Value:
     return b.sext(v, dt_) if dt_.width > st.width else b.trunc(v, dt_)
 
 
-def emit_module(module: Module, name_prefix: str = "", features: str | None = None, threads: int | None = None) -> ir.Module:
+# Offset of the data pointer in numpy's PyArrayObject (after PyObject_HEAD); checked at run time
+# by tensorkiln.runtime.executable before the wrappers are used.
+NUMPY_DATA_OFFSET = 16
+
+
+def emit_py_wrapper(m: ir.Module, fn: ir.Function, nsym: int) -> ir.Function:
+    """``i32 NAME.py(i64 dims…, PyObject* arrays…)``: reads each array's data pointer from its
+    object and calls NAME. JIT only: it lets the runtime pass arrays without building ctypes
+    pointers, which is most of the cost of a call to a small function."""
+    nbuf = len(fn.args) - nsym
+    w = ir.Function(m, ir.FunctionType(I32, [I64] * nsym + [PTR] * nbuf), name=fn.name + ".py")
+    b = ir.IRBuilder(w.append_basic_block("entry"))
+    ptrs = [b.load(b.gep(o, [ir.Constant(I64, NUMPY_DATA_OFFSET)], inbounds=True, source_etype=I8), typ=PTR) for o in w.args[nsym:]]
+    b.ret(b.call(fn, list(w.args[:nsym]) + ptrs))
+    return w
+
+
+def emit_module(module: Module, name_prefix: str = "", features: str | None = None, threads: int | None = None,
+                py_wrappers: bool = False) -> ir.Module:
     """All functions of a loops-stage module in one LLVM module. ``features`` (an LLVM feature
     string) picks kernel shapes such as the GEMM micro-tile; default: the host's. ``threads`` caps
     the threads of parallel kernels; default: :func:`default_threads`."""
@@ -413,7 +431,10 @@ def emit_module(module: Module, name_prefix: str = "", features: str | None = No
     m.triple = tm.triple
     m.data_layout = str(tm.target_data)
     for f in module:
-        FunctionCodegen(m, f, name_prefix + f.name, features, default_threads() if threads is None else threads).emit()
+        cg = FunctionCodegen(m, f, name_prefix + f.name, features, default_threads() if threads is None else threads)
+        fn = cg.emit()
+        if py_wrappers:
+            emit_py_wrapper(m, fn, len(cg.symbols))
     return m
 
 
