@@ -26,6 +26,9 @@ PTR = ir.PointerType()
 # reassoc lets reductions vectorize; contract allows FMA. No nnan/ninf: NaN and Inf stay exact.
 FAST = ("reassoc", "nsz", "contract")
 
+# Below this many loop-nest elements a parallel loop runs on the calling thread alone.
+PARALLEL_MIN_ELEMENTS = 1 << 18
+
 ERR_BAD_DIM = 1
 ERR_ALLOC = 2
 
@@ -140,7 +143,10 @@ class FunctionCodegen:
             b.ret(ir.Constant(I32, 0))
             return
         if name == "loops.for":
-            self.for_loop(op)
+            if op.attributes.get("parallel") and op.parent is self.func.body and self.threads > 1:
+                self.parallel_loop(op)
+            else:
+                self.for_loop(op)
             return
         if name in ("loops.yield",):
             return  # handled by for_loop
@@ -241,9 +247,11 @@ class FunctionCodegen:
         c, x, y = (self.values[id(v)] for v in op.operands)
         self.values[id(op.result)] = self.b.select(c, x, y)
 
-    def for_loop(self, op: Operation) -> None:
+    def for_loop(self, op: Operation, bounds: tuple[ir.Value, ir.Value] | None = None) -> None:
         b = self.b
         lo, hi, *inits = (self.values[id(v)] for v in op.operands)
+        if bounds is not None:
+            lo, hi = bounds
         body_ir = op.regions[0].blocks[0]
         pre = b.block
         header = self.fn.append_basic_block("loop_header")
@@ -274,6 +282,84 @@ class FunctionCodegen:
         b.position_at_end(exit_)
         for r, p in zip(op.results, phis):
             self.values[id(r)] = p
+
+    def _captures(self, op: Operation) -> list[Value]:
+        """Values used inside op's body but defined outside it, in first-use order."""
+        inside: set[int] = set()
+        for inner in op.walk():
+            for region in inner.regions:
+                for blk in region.blocks:
+                    inside.update(id(a) for a in blk.args)
+            inside.update(id(r) for r in inner.results)
+        out: dict[int, Value] = {}
+        for inner in op.walk():
+            if inner is op:
+                continue
+            for v in inner.operands:
+                if id(v) not in inside and id(v) not in out:
+                    out[id(v)] = v
+        return list(out.values())
+
+    def parallel_loop(self, op: Operation) -> None:
+        """An outermost parallel loop, outlined into ``body(ctx, lo, hi)`` and run by
+        ``tk.parallel_for``: the values it uses travel in a context struct. Threads are used only
+        when the loop nest has enough elements to pay for them."""
+        from .parallel import BODY_TYPE, num_threads_global, opaque, parallel_for
+
+        captured = self._captures(op)
+        for v in op.operands:  # the bounds: the lower one offsets each chunk
+            if all(v is not c for c in captured):
+                captured.append(v)
+        fields: list[tuple[int, str, int]] = []  # (value id, "value" | "stride", stride index)
+        types: list[ir.Type] = []
+        for v in captured:
+            fields.append((id(v), "value", 0))
+            types.append(self.values[id(v)].type)
+            for k, st in enumerate(self.strides.get(id(v), [])):
+                fields.append((id(v), "stride", k))
+                types.append(I64)
+        for name in self.symbols:  # dims evaluated inside the body read the symbols
+            fields.append((0, "sym:" + name, 0))
+            types.append(I64)
+        ctx_t = ir.LiteralStructType(types)
+        parent = (self.fn, self.b, self.values, self.strides, self.sym_values)
+        lo, hi = (self.values[id(v)] for v in op.operands[:2])
+        # the body function
+        body_fn = ir.Function(self.module, BODY_TYPE, name=self.module.get_unique_name(f"{self.fn.name}.par"))
+        body_fn.linkage = "internal"
+        self.fn = body_fn
+        self.b = ir.IRBuilder(body_fn.append_basic_block("entry"))
+        ctx, c_lo, c_hi = body_fn.args
+        self.values, self.strides, self.sym_values = {}, {}, {}
+        for k, ((vid, kind, idx), t) in enumerate(zip(fields, types)):
+            val = self.b.load(self.b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True, source_etype=ctx_t), typ=t)
+            if kind == "value":
+                self.values[vid] = val
+                if vid in parent[3]:
+                    self.strides[vid] = []  # a buffer: its strides (none for rank 0) follow
+            elif kind == "stride":
+                self.strides.setdefault(vid, []).append(val)
+            else:
+                self.sym_values[kind[4:]] = val
+        base = self.values[id(op.operands[0])]
+        self.for_loop(op, (self.b.add(base, c_lo), self.b.add(base, c_hi)))
+        self.b.ret_void()
+        self.fn, self.b, self.values, self.strides, self.sym_values = parent
+        # the call site
+        b = self.b
+        ctx_p = opaque(b, b.alloca(ctx_t))
+        for k, ((vid, kind, idx), t) in enumerate(zip(fields, types)):
+            val = self.values[vid] if kind == "value" else self.strides[vid][idx] if kind == "stride" else self.sym_values[kind[4:]]
+            b.store(val, b.gep(ctx_p, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True, source_etype=ctx_t))
+        work = b.sub(hi, lo)
+        for inner in op.walk():
+            if inner is not op and inner.name == "loops.for":
+                ext = inner.operands[1]
+                if id(ext) in self.values:  # extents known before the loop (static or symbolic dims)
+                    work = b.mul(work, self.values[id(ext)])
+        big = b.icmp_signed(">=", work, ir.Constant(I64, PARALLEL_MIN_ELEMENTS))
+        nthreads = b.select(big, b.load(num_threads_global(self.module, self.threads), typ=I64), ir.Constant(I64, 1))
+        b.call(parallel_for(self.module), [body_fn, ctx_p, b.sub(hi, lo), nthreads])
 
     # scalar arithmetic ------------------------------------------------------------
     def scalar_op(self, op: Operation, args: list[ir.Value]) -> ir.Value:
