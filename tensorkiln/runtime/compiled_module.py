@@ -18,6 +18,7 @@ import llvmlite
 
 from ..backends.llvm.codegen import abi_symbols, default_threads, emit_module
 from ..backends.llvm.jit import JitModule
+from ..backends.llvm.kernels import KERNEL_DTYPES, ensure_kernels, kernels_used
 from ..backends.llvm.target import host_features_key
 from ..compiler.passes.base import AfterPassHook
 from ..compiler.pipeline import IR_STAGES, STAGES, run_to_stages
@@ -52,13 +53,19 @@ class _Build:
         return self._stages
 
     def llvm_ir(self) -> str:
-        return str(emit_module(self.stages["loops"], threads=self.threads, py_wrappers=True))
+        return str(emit_module(self.stages["loops"], threads=self.threads, py_wrappers=True, extern_kernels=True))
 
     @property
     def jit(self) -> JitModule:
         """A JIT module compiled from IR (so its optimized IR and assembly can be shown)."""
         if self._jit is None:
-            self._jit = JitModule(self.llvm_ir())
+            self._jit = self.jit_from(self.llvm_ir())
+        return self._jit
+
+    def jit_from(self, llvm_ir: str) -> JitModule:
+        if self._jit is None:
+            ensure_kernels(kernels_used(llvm_ir))
+            self._jit = JitModule(llvm_ir)
         return self._jit
 
 
@@ -143,10 +150,13 @@ def compile_graph_module(
     obj = cache.get(key) if cache is not None else None
     from_cache = obj is not None
     if obj is not None:
+        ensure_kernels(KERNEL_DTYPES, cache)  # the object may refer to any of them
         jit = JitModule(object_code=obj)
     else:
         build.stages  # run the pipeline (and the after-pass hook) now, so errors surface here
-        jit = build.jit
+        llvm_ir = build.llvm_ir()
+        ensure_kernels(kernels_used(llvm_ir), cache)
+        jit = build.jit_from(llvm_ir)
         if cache is not None and jit.object_code:
             cache.put(key, jit.object_code)
     entries: dict[str, CompiledEntry] = {}

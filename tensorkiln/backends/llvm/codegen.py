@@ -17,7 +17,7 @@ import llvmlite.ir as ir
 from ...ir.core import Block, Function, Module, Operation, Value
 from ...ir.diagnostics import CompileError
 from ...ir.types import DType, Dim, IndexType, MemRefType, ScalarType, SymDim, Type
-from .gemm import gemm_function
+from .gemm import declare_gemm, gemm_function
 from .intops import emit_int_binary
 from .vecmath import emit_math
 
@@ -61,8 +61,10 @@ def abi_symbols(func: Function) -> list[str]:
 
 
 class FunctionCodegen:
-    def __init__(self, module: ir.Module, func: Function, symbol_name: str | None = None, features: str = "", threads: int = 1):
+    def __init__(self, module: ir.Module, func: Function, symbol_name: str | None = None, features: str = "", threads: int = 1,
+                 extern_kernels: bool = False):
         self.module = module
+        self.extern_kernels = extern_kernels
         self.features = features
         self.threads = threads
         self.func = func
@@ -208,9 +210,13 @@ class FunctionCodegen:
         one = ir.Constant(I64, 1)
         rsa, csa = (one, m) if ta else (k, one)
         rsb, csb = (one, k) if tb else (n, one)
-        gemm = gemm_function(self.module, llvm_type(c.type.dtype), self.features, self.threads)
+        elem = llvm_type(c.type.dtype)
+        gemm = declare_gemm(self.module, elem) if self.extern_kernels else gemm_function(self.module, elem, self.features)
+        from .parallel import num_threads_global
+
+        threads = self.b.load(num_threads_global(self.module, self.threads), typ=I64)
         self.b.call(gemm, [m, n, k, self.values[id(a)], rsa, csa, self.values[id(b_)], rsb, csb,
-                           self.values[id(c)], n, ir.Constant(I1, int(op.attributes["accumulate"]))])
+                           self.values[id(c)], n, ir.Constant(I1, int(op.attributes["accumulate"])), threads])
 
     def op_buffer_constant(self, op: Operation) -> None:
         value = op.attributes["value"]
@@ -502,7 +508,7 @@ def emit_py_wrapper(m: ir.Module, fn: ir.Function, nsym: int) -> ir.Function:
 
 
 def emit_module(module: Module, name_prefix: str = "", features: str | None = None, threads: int | None = None,
-                py_wrappers: bool = False) -> ir.Module:
+                py_wrappers: bool = False, extern_kernels: bool = False) -> ir.Module:
     """All functions of a loops-stage module in one LLVM module. ``features`` (an LLVM feature
     string) picks kernel shapes such as the GEMM micro-tile; default: the host's. ``threads`` caps
     the threads of parallel kernels; default: :func:`default_threads`."""
@@ -517,7 +523,7 @@ def emit_module(module: Module, name_prefix: str = "", features: str | None = No
     m.triple = tm.triple
     m.data_layout = str(tm.target_data)
     for f in module:
-        cg = FunctionCodegen(m, f, name_prefix + f.name, features, default_threads() if threads is None else threads)
+        cg = FunctionCodegen(m, f, name_prefix + f.name, features, default_threads() if threads is None else threads, extern_kernels)
         fn = cg.emit()
         if py_wrappers:
             emit_py_wrapper(m, fn, len(cg.symbols))

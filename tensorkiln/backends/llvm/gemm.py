@@ -274,17 +274,30 @@ def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) ->
 PARALLEL_MIN_MACS = 1 << 20
 
 
-def gemm_function(module: ir.Module, elem: ir.Type, features: str, threads: int = 1) -> ir.Function:
-    """``void tk.gemm.T(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate)``, defined once per module.
+GEMM_ARGS = [I64, I64, I64, PTR, I64, I64, PTR, I64, I64, PTR, I64, I1, I64]
+
+
+def gemm_name(elem: ir.Type) -> str:
+    return "tk_gemm_f32" if isinstance(elem, ir.FloatType) else "tk_gemm_f64"
+
+
+def declare_gemm(module: ir.Module, elem: ir.Type) -> ir.Function:
+    """An external declaration: the JIT resolves it to the process-wide kernel library."""
+    return _declare(module, gemm_name(elem), ir.VoidType(), GEMM_ARGS)
+
+
+def gemm_function(module: ir.Module, elem: ir.Type, features: str, internal: bool = True) -> ir.Function:
+    """``void tk_gemm_T(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, nthreads)``, defined
+    once per module.
 
     For each (N block, K block) B is packed once; the (M block × panel group) items then run on up to
-    ``threads`` threads via ``tk.parallel_for``. ``accumulate`` false means C = A @ B.
+    ``nthreads`` threads via ``tk.parallel_for``. ``accumulate`` false means C = A @ B.
     """
-    from .parallel import num_threads_global, opaque, parallel_for
+    from .parallel import opaque, parallel_for
 
     bits = 32 if isinstance(elem, ir.FloatType) else 64
     suffix = f"f{bits}"
-    name = f"tk.gemm.{suffix}"
+    name = gemm_name(elem)
     existing = module.globals.get(name)
     if existing is not None:
         return existing
@@ -292,10 +305,10 @@ def gemm_function(module: ir.Module, elem: ir.Type, features: str, threads: int 
     pack_a, pack_b, kernel = _pack_a(module, elem, cfg, suffix), _pack_b(module, elem, cfg, suffix), _kernel(module, elem, cfg, suffix)
     worker = _block_worker(module, elem, cfg, suffix, pack_a, kernel)
     pfor = parallel_for(module)
-    nthreads_g = num_threads_global(module, threads)
-    f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, I64, PTR, I64, I64, PTR, I64, I64, PTR, I64, I1]), name=name)
-    f.linkage = "internal"
-    M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate = f.args
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=name)
+    if internal:
+        f.linkage = "internal"
+    M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, max_threads = f.args
     g = _Gen(f, elem)
     b = g.b
     esize = bits // 8
@@ -306,7 +319,7 @@ def gemm_function(module: ir.Module, elem: ir.Type, features: str, threads: int 
     bp = b.call(malloc, [g.i(64), b.and_(b.add(b.mul(b.mul(ncap, kcap), g.i(esize)), g.i(127)), g.i(~63))])
     macs = b.mul(b.mul(M, N), K)
     big = b.icmp_signed(">=", macs, g.i(PARALLEL_MIN_MACS))
-    nthreads = b.select(big, b.load(nthreads_g, typ=I64), g.i(1))
+    nthreads = b.select(big, max_threads, g.i(1))
     ct = _ctx_type(elem)
     ctx = opaque(b, g.alloca(ct, "ctx"))
     nblk = b.sdiv(b.add(M, g.i(cfg.mc - 1)), g.i(cfg.mc))
