@@ -5,7 +5,8 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench fuzz clean
+MINUTES ?= 5
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -27,6 +28,9 @@ test: $(TESTSTAMP)
 
 bench: $(STAMP)
 	$(VPY) benchmarks/run.py
+
+fuzz: $(TESTSTAMP)
+	$(VPY) tools/fuzz.py --minutes $(MINUTES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

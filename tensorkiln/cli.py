@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     d.add_argument("--emit", choices=STAGES, default="graph", help="which stage to print")
     d.add_argument("--print-after-all", action="store_true", help="print the IR after every pass")
     d.set_defaults(func=_dump)
+    from .aot_cli import add_parser as add_compile_parser
+
+    add_compile_parser(sub)
     args = p.parse_args(argv)
     try:
         return args.func(args)

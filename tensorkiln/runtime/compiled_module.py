@@ -16,7 +16,7 @@ from typing import Optional
 
 import llvmlite
 
-from ..backends.llvm.codegen import abi_symbols, default_threads, emit_module
+from ..backends.llvm.codegen import abi_symbols, bounds_check_enabled, default_threads, emit_module
 from ..backends.llvm.jit import JitModule
 from ..backends.llvm.kernels import KERNEL_DTYPES, ensure_kernels, kernels_used
 from ..backends.llvm.target import host_features_key
@@ -145,7 +145,8 @@ def compile_graph_module(
     threads = default_threads() if threads is None else threads
     build = _Build(graph, fold, threads, after_pass)
     use_cache = cache_enabled() and after_pass is None if use_cache is None else use_cache
-    key = make_key(__version__, llvmlite.__version__, host_features_key(), str(threads), str(fold), print_module(graph))
+    key = make_key(__version__, llvmlite.__version__, host_features_key(), str(threads), str(fold),
+                   f"bounds={bounds_check_enabled()}", print_module(graph))
     cache = DiskCache() if use_cache else None
     obj = cache.get(key) if cache is not None else None
     from_cache = obj is not None

@@ -15,7 +15,10 @@ import numpy as np
 
 from ..ir.types import DType, Dim, SymDim, TensorType, dim_str
 
-ERROR_CODES = {1: "a dimension is negative", 2: "out of memory allocating a temporary buffer"}
+ERROR_CODES = {1: "a dimension is negative", 2: "out of memory allocating a temporary buffer",
+               3: "an index was out of bounds (bounds-checked build)"}
+# Buffers beyond this many bytes are refused before the call: their size arithmetic could overflow.
+MAX_BUFFER_BYTES = 1 << 48
 
 
 class ShapeError(ValueError):
@@ -116,7 +119,7 @@ class NativeFunction:
                     a = np.ascontiguousarray(a)  # layout only; strided views are copied, not computed on
             else:
                 try:
-                    a = np.ascontiguousarray(np.asarray(a, dtype=dt))
+                    a = np.asarray(a, dtype=dt, order="C")  # keeps 0-d scalars 0-d
                 except (TypeError, ValueError) as e:
                     raise TypeError(f"argument '{spec.name}' cannot be converted to {spec.dtype.name}: {e}") from None
             arrays.append(a)
@@ -136,6 +139,14 @@ class NativeFunction:
                     raise ShapeError("negative dimension")
             got = (tuple(env[s] for s in self.symbols),
                    [tuple(d if isinstance(d, int) else d.evaluate(env) for d in s.type.shape) for s in self.outputs])
+            for spec, shape in zip(self.outputs, got[1]):
+                n = 1
+                for d in shape:
+                    if d < 0:
+                        raise ShapeError(f"output '{spec.name}' would have a negative dim {shape}")
+                    n *= d
+                if n * spec.dtype.np_dtype.itemsize > MAX_BUFFER_BYTES:
+                    raise ShapeError(f"output '{spec.name}' of shape {shape} is too large to allocate")
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans.clear()
             self._plans[shapes] = got

@@ -31,6 +31,13 @@ PARALLEL_MIN_ELEMENTS = 1 << 18
 
 ERR_BAD_DIM = 1
 ERR_ALLOC = 2
+ERR_OUT_OF_BOUNDS = 3  # only with bounds checks compiled in (TENSORKILN_BOUNDS_CHECK=1)
+
+
+def bounds_check_enabled() -> bool:
+    import os
+
+    return os.environ.get("TENSORKILN_BOUNDS_CHECK", "") not in ("", "0")
 
 
 def llvm_type(dt: DType) -> ir.Type:
@@ -62,9 +69,12 @@ def abi_symbols(func: Function) -> list[str]:
 
 class FunctionCodegen:
     def __init__(self, module: ir.Module, func: Function, symbol_name: str | None = None, features: str = "", threads: int = 1,
-                 extern_kernels: bool = False):
+                 extern_kernels: bool = False, bounds_check: bool = False):
         self.module = module
         self.extern_kernels = extern_kernels
+        self.bounds_check = bounds_check
+        self.dims: dict[int, list[ir.Value]] = {}
+        self._oob: ir.Block | None = None
         self.features = features
         self.threads = threads
         self.func = func
@@ -105,8 +115,27 @@ class FunctionCodegen:
             acc = self.b.mul(acc, dims[k]) if k else acc
         self.values[id(v)] = ptr
         self.strides[id(v)] = strides
+        self.dims[id(v)] = dims
+
+    def check_bounds(self, buf: Value, idx: Sequence[Value]) -> None:
+        """Debug mode: every index must lie in [0, dim) or the function returns ERR_OUT_OF_BOUNDS."""
+        ok: ir.Value | None = None
+        for i, d in zip(idx, self.dims[id(buf)]):
+            inside = self.b.icmp_unsigned("<", self.values[id(i)], d)  # unsigned: negatives fail too
+            ok = inside if ok is None else self.b.and_(ok, inside)
+        if ok is None:
+            return
+        if self._oob is None:
+            self._oob = self.fn.append_basic_block("out_of_bounds")
+            with self.b.goto_block(self._oob):
+                self.b.ret(ir.Constant(I32, ERR_OUT_OF_BOUNDS))
+        cont = self.fn.append_basic_block("in_bounds")
+        self.b.cbranch(ok, cont, self._oob)
+        self.b.position_at_end(cont)
 
     def address(self, buf: Value, idx: Sequence[Value]) -> ir.Value:
+        if self.bounds_check:
+            self.check_bounds(buf, idx)
         lin: ir.Value | None = None
         for i, st in zip(idx, self.strides[id(buf)]):
             term = self.values[id(i)]
@@ -145,7 +174,7 @@ class FunctionCodegen:
             b.ret(ir.Constant(I32, 0))
             return
         if name == "loops.for":
-            if op.attributes.get("parallel") and op.parent is self.func.body and self.threads > 1:
+            if op.attributes.get("parallel") and op.parent is self.func.body and self.threads > 1 and not self.bounds_check:
                 self.parallel_loop(op)
             else:
                 self.for_loop(op)
@@ -508,7 +537,7 @@ def emit_py_wrapper(m: ir.Module, fn: ir.Function, nsym: int) -> ir.Function:
 
 
 def emit_module(module: Module, name_prefix: str = "", features: str | None = None, threads: int | None = None,
-                py_wrappers: bool = False, extern_kernels: bool = False) -> ir.Module:
+                py_wrappers: bool = False, extern_kernels: bool = False, bounds_check: bool | None = None) -> ir.Module:
     """All functions of a loops-stage module in one LLVM module. ``features`` (an LLVM feature
     string) picks kernel shapes such as the GEMM micro-tile; default: the host's. ``threads`` caps
     the threads of parallel kernels; default: :func:`default_threads`."""
@@ -523,7 +552,8 @@ def emit_module(module: Module, name_prefix: str = "", features: str | None = No
     m.triple = tm.triple
     m.data_layout = str(tm.target_data)
     for f in module:
-        cg = FunctionCodegen(m, f, name_prefix + f.name, features, default_threads() if threads is None else threads, extern_kernels)
+        cg = FunctionCodegen(m, f, name_prefix + f.name, features, default_threads() if threads is None else threads, extern_kernels,
+                             bounds_check_enabled() if bounds_check is None else bounds_check)
         fn = cg.emit()
         if py_wrappers:
             emit_py_wrapper(m, fn, len(cg.symbols))
