@@ -123,6 +123,24 @@ def _dump(dump_dir: str, stem: str, entries: dict[str, CompiledEntry]) -> None:
             (d / f"{stem}.{name}.{stage}.{ext[stage]}").write_text(e.ir(stage))
 
 
+_FINGERPRINT: str | None = None
+
+
+def compiler_fingerprint() -> str:
+    """A hash of the compiler's own source, so a changed compiler never reuses stale cached code."""
+    global _FINGERPRINT
+    if _FINGERPRINT is None:
+        import hashlib
+
+        root = Path(__file__).resolve().parents[1]
+        h = hashlib.sha256()
+        for sub in ("ir", "compiler", "backends/llvm", "runtime"):
+            for f in sorted((root / sub).rglob("*.py")) + sorted((root / sub).rglob("*.lark")):
+                h.update(f.read_bytes())
+        _FINGERPRINT = h.hexdigest()
+    return _FINGERPRINT
+
+
 def _signature(gf: Function) -> tuple[list[ArgSpec], list[ArgSpec], list[str]]:
     inputs = [ArgSpec(a.name_hint or f"arg{i}", a.type) for i, a in enumerate(gf.args)]
     outputs = [ArgSpec(f"result{i}", t) for i, t in enumerate(gf.result_types)]
@@ -145,7 +163,7 @@ def compile_graph_module(
     threads = default_threads() if threads is None else threads
     build = _Build(graph, fold, threads, after_pass)
     use_cache = cache_enabled() and after_pass is None if use_cache is None else use_cache
-    key = make_key(__version__, llvmlite.__version__, host_features_key(), str(threads), str(fold),
+    key = make_key(__version__, compiler_fingerprint(), llvmlite.__version__, host_features_key(), str(threads), str(fold),
                    f"bounds={bounds_check_enabled()}", print_module(graph))
     cache = DiskCache() if use_cache else None
     obj = cache.get(key) if cache is not None else None

@@ -286,28 +286,16 @@ def declare_gemm(module: ir.Module, elem: ir.Type) -> ir.Function:
     return _declare(module, gemm_name(elem), ir.VoidType(), GEMM_ARGS)
 
 
-def gemm_function(module: ir.Module, elem: ir.Type, features: str, internal: bool = True) -> ir.Function:
-    """``void tk_gemm_T(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, nthreads)``, defined
-    once per module.
-
-    For each (N block, K block) B is packed once; the (M block × panel group) items then run on up to
-    ``nthreads`` threads via ``tk.parallel_for``. ``accumulate`` false means C = A @ B.
-    """
+def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> ir.Function:
+    """The blocked GEMM for one micro-tile shape (internal; ``gemm_function`` dispatches to it)."""
     from .parallel import opaque, parallel_for
 
     bits = 32 if isinstance(elem, ir.FloatType) else 64
-    suffix = f"f{bits}"
-    name = gemm_name(elem)
-    existing = module.globals.get(name)
-    if existing is not None:
-        return existing
-    cfg = config_for(features, bits)
     pack_a, pack_b, kernel = _pack_a(module, elem, cfg, suffix), _pack_b(module, elem, cfg, suffix), _kernel(module, elem, cfg, suffix)
     worker = _block_worker(module, elem, cfg, suffix, pack_a, kernel)
     pfor = parallel_for(module)
-    f = ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=name)
-    if internal:
-        f.linkage = "internal"
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=f"tk.gemm.drive.{suffix}")
+    f.linkage = "internal"
     M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, max_threads = f.args
     g = _Gen(f, elem)
     b = g.b
@@ -344,5 +332,37 @@ def gemm_function(module: ir.Module, elem: ir.Type, features: str, internal: boo
             with g.loop(0, N, name="zj") as zj:
                 b.store(ir.Constant(elem, 0.0), g.gep(C, b.add(b.mul(zi, ldc), zj)))
     b.call(free, [bp])
+    b.ret_void()
+    return f
+
+
+def gemm_function(module: ir.Module, elem: ir.Type, features: str, internal: bool = True) -> ir.Function:
+    """``void tk_gemm_T(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, nthreads)``, defined
+    once per module.
+
+    For each (N block, K block) B is packed once; the (M block × panel group) items then run on up to
+    ``nthreads`` threads via ``tk.parallel_for``. ``accumulate`` false means C = A @ B. Two tile
+    shapes are generated: NR = 2 vectors, and NR = 1 vector for narrow outputs (N <= one vector,
+    such as the 10 classes of a classifier), where the wide tile would waste most of its lanes.
+    """
+    bits = 32 if isinstance(elem, ir.FloatType) else 64
+    name = gemm_name(elem)
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    wide = config_for(features, bits)
+    narrow = GemmConfig(vl=wide.vl, mr=wide.mr, nv=1, kc=wide.kc, mc_tiles=wide.mc_tiles, nc_tiles=wide.nc_tiles * 2)
+    d_wide = _driver(module, elem, wide, f"f{bits}.nr{wide.nr}")
+    d_narrow = _driver(module, elem, narrow, f"f{bits}.nr{narrow.nr}")
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=name)
+    if internal:
+        f.linkage = "internal"
+    b = ir.IRBuilder(f.append_basic_block("entry"))
+    is_narrow = b.icmp_signed("<=", f.args[1], ir.Constant(I64, narrow.nr))
+    with b.if_else(is_narrow) as (then, otherwise):
+        with then:
+            b.call(d_narrow, list(f.args))
+        with otherwise:
+            b.call(d_wide, list(f.args))
     b.ret_void()
     return f

@@ -48,7 +48,9 @@ def ensure_kernels(dtypes, cache=None) -> None:
             from ... import __version__
             from ...runtime.cache import make_key
 
-            key = make_key("kernels", dtype, __version__, llvmlite.__version__, host_features_key())
+            from ...runtime.compiled_module import compiler_fingerprint
+
+            key = make_key("kernels", dtype, __version__, compiler_fingerprint(), llvmlite.__version__, host_features_key())
             obj = cache.get(key) if cache is not None else None
             lib = JitModule(object_code=obj) if obj is not None else JitModule(kernel_library_ir(dtype, host_features()))
             if cache is not None and obj is None and lib.object_code:

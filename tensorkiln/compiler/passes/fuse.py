@@ -2,9 +2,11 @@
 
 Groups grow from consumers to producers (reverse program order). A producer joins its consumer's
 group when it is fusible (elementwise, ``broadcast_to``, ``transpose``, a reduction) and every use
-of it lies in that group. A reduction may join only as a *prologue-free epilogue input*: its
-consumers must be elementwise ops of exactly its result shape evaluated once per output point, so
-fusing never recomputes a reduction. Splat constants are cloned into every region that uses them.
+of it lies in that group. Each member records whether it is evaluated exactly once per element
+(``once``): the root is; a producer is when its consumer is and the consumer does not broadcast it
+(a reduction's input is evaluated once per element too). An elementwise producer may be broadcast —
+recomputing it is cheaper than a round trip through memory — but a reduction joins only where it
+would be evaluated once per element of its result, so fusing never recomputes a reduction. Splat constants are cloned into every region that uses them.
 The loop lowering emits each ``graph.fused`` op as one loop nest with no temporaries inside.
 """
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _clonable_constant(v: Value) -> bool:
 class _Group:
     root: Operation
     ops: set[int]
-    below: dict[int, bool]  # op id -> evaluated inside one of the group's reduction loops
+    once: dict[int, bool]  # op id -> evaluated exactly once per element of its result
 
 
 def _find_groups(func: Function) -> list[_Group]:
@@ -50,7 +52,7 @@ def _find_groups(func: Function) -> list[_Group]:
             continue
         g = group_of.get(id(op))
         if g is None:
-            g = _Group(op, {id(op)}, {id(op): False})
+            g = _Group(op, {id(op)}, {id(op): True})
             groups.append(g)
             group_of[id(op)] = g
         for v in op.operands:
@@ -60,14 +62,12 @@ def _find_groups(func: Function) -> list[_Group]:
             users = [u for u, _ in p.result.uses]
             if not users or any(id(u) not in g.ops for u in users):
                 continue
-            below = any(g.below[id(u)] or _is_reduction(u) for u in users)
-            if _is_reduction(p):
-                ok = not below and all(
-                    lookup(u.name).has("elementwise") and u.result.type.shape == p.result.type.shape for u in users)
-                if not ok:
-                    continue
+            once = all(g.once[id(u)] and (_is_reduction(u) or u.result.type.shape == p.result.type.shape)
+                       and (lookup(u.name).has("elementwise") or _is_reduction(u)) for u in users)
+            if _is_reduction(p) and not once:
+                continue
             g.ops.add(id(p))
-            g.below[id(p)] = below
+            g.once[id(p)] = once
             group_of[id(p)] = g
     return [g for g in groups if len(g.ops) > 1]
 
