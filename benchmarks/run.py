@@ -17,7 +17,10 @@ from typing import Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tensorkiln as tk  # noqa: E402
+import tensorkiln.runtime.compiled_module  # noqa: E402,F401
+from tensorkiln.backends.llvm.codegen import default_threads  # noqa: E402
 
 
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
@@ -97,7 +100,7 @@ def report(title: str, times: dict[str, float], flops: float | None = None) -> N
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test, not a measurement")
-    p.add_argument("--rows", default="chain,matmul")
+    p.add_argument("--rows", default="chain,matmul,models,tiny,compile")
     args = p.parse_args(argv)
     rows = set(args.rows.split(","))
     have = {} if args.quick else peers()
@@ -110,9 +113,30 @@ def main(argv: list[str] | None = None) -> int:
         report(f"chain tanh(x*1.5+0.25)*sigmoid(x)+x*x on {n} f32 (median of {3 if args.quick else 11})",
                bench_chain(n, 3 if args.quick else 11, mod, have))
     if "matmul" in rows:
-        n = 64 if args.quick else 1024
-        report(f"sgemm {n}x{n}x{n} (median of {3 if args.quick else 5})", bench_matmul(n, 3 if args.quick else 5, mod, have), 2.0 * n ** 3)
+        for n in ((64,) if args.quick else (1024, 2048)):
+            reps = 3 if args.quick else 5
+            report(f"sgemm {n}x{n}x{n}, {default_threads()} threads (median of {reps})", bench_matmul(n, reps, mod, have), 2.0 * n ** 3)
+        if not args.quick:
+            one = tk.runtime.compiled_module.compile_graph_module(tk.parse(CHAIN_SRC)[0], threads=1)
+            report("sgemm 1024x1024x1024, 1 thread (numpy as configured)", bench_matmul(1024, 5, one, {}), 2.0 * 1024 ** 3)
+    from models import compile_rows, tiny_run_row, train_rows
+
+    if "models" in rows:
+        for title, times in train_rows(have, args.quick):
+            report_us(title, times)
+    if "tiny" in rows:
+        report_us(*tiny_run_row(args.quick))
+    if "compile" in rows and not args.quick:
+        for title, times in compile_rows():
+            print(f"\n{title}: {times['tensorkiln'] / 1e6:.3f}")
     return 0
+
+
+def report_us(title: str, times: dict[str, float]) -> None:
+    base = times["tensorkiln"]
+    print(f"\n{title}")
+    for name, t in times.items():
+        print(f"  {name:11s} {t:12.1f} us   {t / base:6.2f}x tensorkiln's time")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,171 @@
+"""Model-level benchmark rows: train steps (softmax regression, MLP, the TF-tutorial convnet), the
+per-call cost of `Session.run`, and build + compile + first step (cold, and from the disk cache in a
+new process). Each row times tensorkiln and, in the same run, numpy by hand (softmax, MLP) and JAX /
+PyTorch when importable. Batches are Fashion-MNIST-shaped random data (timing does not depend on it).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable
+
+import numpy as np
+
+import tensorkiln as tk
+
+B, H = 100, 256
+
+
+def median_us(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts) * 1e6
+
+
+def _data(rng):
+    x = rng.random((B, 784), dtype=np.float32)
+    y = rng.integers(0, 10, B)
+    return x, y, np.eye(10, dtype=np.float32)[y]
+
+
+def tk_step(model: str, lr: float):
+    g = tk.Graph()
+    with g.as_default():
+        x = tk.placeholder(tk.float32, [None, 784])
+        y = tk.placeholder(tk.int64, [None])
+        if model == "softmax":
+            logits = tk.matmul(x, tk.Variable(tk.zeros([784, 10]))) + tk.Variable(tk.zeros([10]))
+        elif model == "mlp":
+            w1 = tk.Variable(tk.random_normal([784, H], stddev=np.sqrt(2 / 784), seed=1))
+            w2 = tk.Variable(tk.random_normal([H, 10], stddev=np.sqrt(2 / H), seed=2))
+            h = tk.nn.relu(tk.matmul(x, w1) + tk.Variable(tk.zeros([H])))
+            logits = tk.matmul(h, w2) + tk.Variable(tk.zeros([10]))
+        else:
+            img = tk.reshape(x, [-1, 28, 28, 1])
+            c1 = tk.layers.max_pooling2d(tk.layers.conv2d(img, 32, 5, padding="same", activation=tk.nn.relu), 2, 2)
+            c2 = tk.layers.max_pooling2d(tk.layers.conv2d(c1, 64, 5, padding="same", activation=tk.nn.relu), 2, 2)
+            d = tk.layers.dense(tk.reshape(c2, [-1, 7 * 7 * 64]), 1024, activation=tk.nn.relu)
+            logits = tk.layers.dense(d, 10)
+        loss = tk.reduce_mean(tk.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        train = tk.train.GradientDescentOptimizer(lr).minimize(loss)
+        sess = tk.Session(graph=g)
+        sess.run(tk.global_variables_initializer())
+    return sess, train, x, y
+
+
+def numpy_step(model: str, lr: float, rng):
+    P = [np.zeros((784, 10), np.float32), np.zeros(10, np.float32)] if model == "softmax" else [
+        (rng.standard_normal((784, H)) * np.sqrt(2 / 784)).astype(np.float32), np.zeros(H, np.float32),
+        (rng.standard_normal((H, 10)) * np.sqrt(2 / H)).astype(np.float32), np.zeros(10, np.float32)]
+
+    def step(x, y1h):
+        if model == "softmax":
+            z, h = x @ P[0] + P[1], None
+        else:
+            h = np.maximum(x @ P[0] + P[1], 0)
+            z = h @ P[2] + P[3]
+        z = z - z.max(1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(1, keepdims=True)
+        gr = (p - y1h) / len(x)
+        if model == "softmax":
+            P[0] -= lr * (x.T @ gr)
+            P[1] -= lr * gr.sum(0)
+        else:
+            gh = (gr @ P[2].T) * (h > 0)
+            P[2] -= lr * (h.T @ gr)
+            P[3] -= lr * gr.sum(0)
+            P[0] -= lr * (x.T @ gh)
+            P[1] -= lr * gh.sum(0)
+    return step
+
+
+def jax_step(model: str, lr: float, rng):
+    import jax
+    import jax.numpy as jnp
+
+    P = [jnp.zeros((784, 10)), jnp.zeros(10)] if model == "softmax" else [
+        jnp.asarray(rng.standard_normal((784, H)) * np.sqrt(2 / 784), jnp.float32), jnp.zeros(H),
+        jnp.asarray(rng.standard_normal((H, 10)) * np.sqrt(2 / H), jnp.float32), jnp.zeros(10)]
+
+    def logits(P, x):
+        return x @ P[0] + P[1] if model == "softmax" else jax.nn.relu(x @ P[0] + P[1]) @ P[2] + P[3]
+
+    @jax.jit
+    def step(P, x, y):
+        g = jax.grad(lambda P: -jnp.mean(jnp.sum(y * jax.nn.log_softmax(logits(P, x)), 1)))(P)
+        return [p - lr * gp for p, gp in zip(P, g)]
+    box = [P]
+
+    def run(x, y1h):
+        box[0] = step(box[0], x, y1h)
+        box[0][0].block_until_ready()
+    return run
+
+
+def train_rows(have: dict, quick: bool) -> list[tuple[str, dict[str, float]]]:
+    rng = np.random.default_rng(0)
+    x, y, y1h = _data(rng)
+    rows = []
+    for model, lr in (("softmax", 0.5), ("mlp", 0.1), ("convnet", 0.01)):
+        if quick and model == "convnet":
+            continue
+        reps = 5 if model == "convnet" else (20 if quick else 300)
+        sess, train, px, py = tk_step(model, lr)
+        t = {"tensorkiln": median_us(lambda: sess.run(train, {px: x, py: y}), reps)}
+        if model != "convnet":
+            step = numpy_step(model, lr, rng)
+            t["numpy"] = median_us(lambda: step(x, y1h), reps)
+            if "jax" in have:
+                js = jax_step(model, lr, rng)
+                t["jax"] = median_us(lambda: js(x, y1h), reps)
+        rows.append((f"{model} train step, batch {B}", t))
+    return rows
+
+
+def tiny_run_row(quick: bool) -> tuple[str, dict[str, float]]:
+    g = tk.Graph()
+    with g.as_default():
+        a = tk.placeholder(tk.float32, [4])
+        out = a + 1.0
+        sess = tk.Session(graph=g)
+    v = np.ones(4, np.float32)
+    return ("Session.run of `a + 1` on 4 floats", {"tensorkiln": median_us(lambda: sess.run(out, {a: v}), 200 if quick else 5000)})
+
+
+COLD = """
+import time, numpy as np
+t0 = time.perf_counter()
+import tensorkiln as tk
+x = tk.placeholder(tk.float32, [None, 784]); y = tk.placeholder(tk.int64, [None])
+logits = tk.matmul(x, tk.Variable(tk.zeros([784, 10]))) + tk.Variable(tk.zeros([10]))
+loss = tk.reduce_mean(tk.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+train = tk.train.GradientDescentOptimizer(0.5).minimize(loss)
+sess = tk.Session(); sess.run(tk.global_variables_initializer())
+t1 = time.perf_counter()
+sess.run(train, {x: np.zeros((100, 784), np.float32), y: np.zeros(100, np.int64)})
+t2 = time.perf_counter()
+print(f"{t1 - t0:.4f} {t2 - t1:.4f}")
+"""
+
+
+def compile_rows() -> list[tuple[str, dict[str, float]]]:
+    with tempfile.TemporaryDirectory() as d:
+        env = {**os.environ, "TENSORKILN_CACHE_DIR": d}
+        res = []
+        for _ in range(2):  # first: empty cache (cold); second: a new process with the disk cache
+            r = subprocess.run([sys.executable, "-c", COLD], capture_output=True, text=True, env=env, timeout=300)
+            build, first = (float(v) for v in r.stdout.split())
+            res.append((build, first))
+    return [("import + build softmax train step (s)", {"tensorkiln": res[0][0] * 1e6}),
+            ("compile + first step, empty cache (s)", {"tensorkiln": res[0][1] * 1e6}),
+            ("compile + first step, disk cache, new process (s)", {"tensorkiln": res[1][1] * 1e6})]
