@@ -136,16 +136,28 @@ def _pack_b(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
     b = g.b
     zero = ir.Constant(elem, 0.0)
     panels = b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr))
-    with g.loop(0, panels, name="q") as q:
-        with g.loop(0, kc, name="k") as k:
-            dst_base = b.mul(b.add(b.mul(q, kc), k), g.i(cfg.nr))
-            src_row = b.mul(k, rsb)
-            with g.loop(0, cfg.nr, name="c") as c:
-                col = b.add(b.mul(q, g.i(cfg.nr)), c)
-                ok = b.icmp_signed("<", col, nc)
-                safe = b.select(ok, col, g.i(0))
-                v = g.ld(g.gep(B, b.add(src_row, b.mul(safe, csb))))
-                b.store(b.select(ok, v, zero), g.gep(Bp, b.add(dst_base, c)))
+    row_major = b.icmp_signed("==", csb, g.i(1))
+    with b.if_else(row_major) as (then, otherwise):
+        with then:  # B[k, col] contiguous along col: copy rows of NR
+            with g.loop(0, panels, name="q") as q:
+                with g.loop(0, kc, name="k") as k:
+                    dst_base = b.mul(b.add(b.mul(q, kc), k), g.i(cfg.nr))
+                    src_row = b.mul(k, rsb)
+                    with g.loop(0, cfg.nr, name="c") as c:
+                        col = b.add(b.mul(q, g.i(cfg.nr)), c)
+                        ok = b.icmp_signed("<", col, nc)
+                        safe = b.select(ok, col, g.i(0))
+                        v = g.ld(g.gep(B, b.add(src_row, safe)))
+                        b.store(b.select(ok, v, zero), g.gep(Bp, b.add(dst_base, c)))
+        with otherwise:  # transposed B: each column is contiguous along k, so read down columns
+            with g.loop(0, panels, name="tq") as q:
+                with g.loop(0, cfg.nr, name="tc") as c:
+                    col = b.add(b.mul(q, g.i(cfg.nr)), c)
+                    ok = b.icmp_signed("<", col, nc)
+                    src_col = b.mul(b.select(ok, col, g.i(0)), csb)
+                    with g.loop(0, kc, name="tk") as k:
+                        v = g.ld(g.gep(B, b.add(b.mul(k, rsb), src_col)))
+                        b.store(b.select(ok, v, zero), g.gep(Bp, b.add(b.mul(b.add(b.mul(q, kc), k), g.i(cfg.nr)), c)))
     b.ret_void()
     return f
 
