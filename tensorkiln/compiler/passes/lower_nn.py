@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ...ir.core import Operation, Value
 from ...ir.dialects.graph_nn import window_params
-from ...ir.types import INDEX, MemRefType, ScalarType
+from ...ir.types import INDEX, MemRefType, ScalarType, i1
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lower_to_loops import FunctionLowering
@@ -235,29 +235,42 @@ class NNLowering:
         self.windows(out.type.shape, k, op.attributes, g.type.shape, win)
 
     def max_pool_grad(self, op: Operation, out: Value) -> None:
+        """Per window: the maximum (vectorized over channels, as in the forward pass), then one
+        sweep over the taps adding the adjoint at the first tap equal to it — TF's choice on ties —
+        with a per-channel 'done' flag. Both sweeps keep the channel loop innermost."""
         x, g = (self.fl.buffer_of(v) for v in op.operands)
         k = op.attributes["ksize"]
         c = x.type.shape[3]
         dt = ScalarType(out.type.dtype)
+        mx = self.fl.new_buffer_of_type(MemRefType((c,), out.type.dtype))
+        done = self.fl.new_buffer_of_type(MemRefType((c,), i1))
         self.zero(out)
 
         def win(n, oh, ow, gh, gw):
-            lc = self.e.for_loop(c, [])
-            inits = [self.e.const(float("-inf"), dt), self.c(0), self.c(0)]
-            lh = self.e.for_loop(k[0], inits)
-            lw = self.e.for_loop(k[1], lh.carried)
-            ih, vh = self.window_pos(oh, lh.iv, gh)
-            iw, vw = self.window_pos(ow, lw.iv, gw)
-            valid = self.b.op("loops.logical_and", vh, vw)
-            v = self.masked(valid, self.b.op("loops.load", x, n, ih, iw, lc.iv), float("-inf"))
-            best, bi, bj = lw.carried
-            # strictly greater: the first maximum in row-major window order wins, as in TF
-            better = self.b.op("loops.logical_and", valid, self.b.op("loops.gt", v, best))
-            nxt = [self.b.op("loops.select", better, v, best), self.b.op("loops.select", better, ih, bi), self.b.op("loops.select", better, iw, bj)]
-            nxt = lw.finish(nxt)
-            _, bi, bj = lh.finish(nxt)
-            self.accumulate(out, [n, bi, bj, lc.iv], self.b.op("loops.load", g, n, oh, ow, lc.iv))
+            lc = self.e.for_loop(c, [], parallel=True)
+            self.b.create("loops.store", [self.e.const(float("-inf"), dt), mx, lc.iv])
+            self.b.create("loops.store", [self.e.const(0, ScalarType(i1)), done, lc.iv])
             lc.finish([])
+
+            def find(i, j, ih, iw, valid):
+                lc = self.e.for_loop(c, [], parallel=True)
+                v = self.masked(valid, self.b.op("loops.load", x, n, ih, iw, lc.iv), float("-inf"))
+                cur = self.b.op("loops.load", mx, lc.iv)
+                self.b.create("loops.store", [self.b.op("loops.maximum", cur, v), mx, lc.iv])
+                lc.finish([])
+
+            def scatter(i, j, ih, iw, valid):
+                lc = self.e.for_loop(c, [])
+                v = self.b.op("loops.load", x, n, ih, iw, lc.iv)
+                was = self.b.op("loops.load", done, lc.iv)
+                hit = self.b.op("loops.logical_and", self.b.op("loops.logical_and", valid, self.b.op("loops.eq", v, self.b.op("loops.load", mx, lc.iv))),
+                                self.b.op("loops.logical_not", was))
+                self.accumulate(out, [n, ih, iw, lc.iv], self.masked(hit, self.b.op("loops.load", g, n, oh, ow, lc.iv), 0.0))
+                self.b.create("loops.store", [self.b.op("loops.logical_or", was, hit), done, lc.iv])
+                lc.finish([])
+
+            self.taps(k, oh, ow, gh, gw, find)
+            self.taps(k, oh, ow, gh, gw, scatter)
 
         self.windows(x.type.shape, k, op.attributes, g.type.shape, win)
 
