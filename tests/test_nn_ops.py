@@ -90,3 +90,20 @@ def _one(body, types):
     b.create("return", [out])
     f.result_types = [out.type]
     return f
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"])
+def test_conv_chunked_batches(op):
+    """Batches above the GEMM chunk (8 images) take the chunked path plus the one-by-one remainder."""
+    rng = np.random.default_rng(9)
+    n = 11
+    x = rng.standard_normal((n, 6, 5, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    g = rng.standard_normal((n, 3, 3, 4)).astype(np.float32)
+    attrs = dict(strides=(2, 2), padding="SAME")
+    if op == "conv2d":
+        compare([tt(["N", 6, 5, 3]), tt(w.shape)], lambda b, p, q: b.op("graph.conv2d", p, q, **attrs), [x, w])
+    elif op == "conv2d_backprop_input":
+        compare([tt(["N", 3, 3, 4]), tt(w.shape)], lambda b, p, q: b.op("graph.conv2d_backprop_input", p, q, input_shape=(SymDim.sym("N"), 6, 5, 3), **attrs), [g, w])
+    else:
+        compare([tt(["N", 6, 5, 3]), tt(["N", 3, 3, 4])], lambda b, p, q: b.op("graph.conv2d_backprop_filter", p, q, filter_shape=(3, 3, 3, 4), **attrs), [x, g])

@@ -80,7 +80,9 @@ class ScalarEmitter:
         return got
 
     def for_loop(self, dim: Dim, inits: Sequence[Value], parallel: bool = False) -> Loop:
-        lo, hi = self.const(0, INDEX), self.index_of(dim)
+        return self.for_range(self.const(0, INDEX), self.index_of(dim), inits, parallel)
+
+    def for_range(self, lo: Value, hi: Value, inits: Sequence[Value] = (), parallel: bool = False) -> Loop:
         body = Block([INDEX] + [v.type for v in inits])
         op = self.b.create("loops.for", [lo, hi, *inits], {"parallel": parallel and not inits},
                            [v.type for v in inits], regions=[Region([body])])
