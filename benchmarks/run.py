@@ -48,7 +48,7 @@ CHAIN_SRC = """
 def chain(x: f32[N]) -> f32[N] {
     return tanh(x * 1.5 + 0.25) * sigmoid(x) + x * x
 }
-def matmul(a: f32[M, K], b: f32[K, N]) -> f32[M, N] {
+def mm(a: f32[M, K], b: f32[K, N]) -> f32[M, N] {
     return a @ b
 }
 """
@@ -74,9 +74,9 @@ def bench_matmul(n: int, repeats: int, mod, have: dict) -> dict[str, float]:
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(np.float32)
     b = rng.standard_normal((n, n)).astype(np.float32)
-    err = float(np.max(np.abs(mod.matmul(a, b) - a @ b)))
+    err = float(np.max(np.abs(mod.mm(a, b) - a @ b)))
     assert err < 1e-2 * n ** 0.5, f"matmul mismatch {err}"
-    out = {"tensorkiln": median_time(lambda: mod.matmul(a, b), repeats),
+    out = {"tensorkiln": median_time(lambda: mod.mm(a, b), repeats),
            "numpy": median_time(lambda: a @ b, repeats)}
     if "jax" in have:
         jnp = have["jax"].numpy
