@@ -288,7 +288,7 @@ def lower_signature(
     ``feed_ranks[i]`` gives the rank of feed i when its static shape has an unknown rank.
     Raises :class:`MissingFeedError` or :class:`GraphLoweringError` naming the node."""
     feed_set = set(feeds)
-    nodes = prune([n for n, _ in fetch_tensors] + list(fetch_ops), feed_set)
+    nodes = prune([n for n, i in fetch_tensors if (n, i) not in feed_set] + list(fetch_ops), feed_set)
     for n in nodes:
         if n.kind == "placeholder":
             raise MissingFeedError(f"You must feed a value for placeholder tensor '{n.name}'", n)
@@ -422,6 +422,8 @@ class _Lowering:
                 raise
             except CompileError as e:
                 raise GraphLoweringError(f"cannot compile '{node.name}': {e.message}", node) from None
+            except ValueError as e:  # a build's own check, e.g. on a rank only known now
+                raise GraphLoweringError(f"cannot compile '{node.name}': {e}", node) from None
         for var in self.variables:
             hit = last_assign.get(id(var))
             if hit is not None:
