@@ -245,6 +245,10 @@ class _Elaborator:
             return self.binop(node, self.operand(a, scope), tok, self.operand(b, scope))
         if kind == "call":
             return self.call(node, scope)
+        if kind == "call2":
+            return self.grad_call(node, scope)
+        if kind == "tuple":
+            raise self.err("a tuple is only allowed as the 'wrt' of grad(f, wrt=(a, b))", node)
         raise AssertionError(kind)
 
     def operand(self, node: Tree, scope: _Scope) -> Operand:
@@ -384,7 +388,8 @@ class _Elaborator:
 
     # calls -----------------------------------------------------------------
     def call(self, node: Tree, scope: _Scope) -> Operand | tuple[Value, ...]:
-        name_tok, *args = _kids(node)
+        name_tok, arglist = node.children
+        args = _kids(arglist)
         name = str(name_tok)
         pos: list[Tree] = []
         kw: dict[str, tuple[Token, Tree]] = {}
@@ -526,8 +531,59 @@ class _Elaborator:
             raise self.err(f"undefined name '{name}'", node)
         raise self.err(f"attribute '{key}' of '{fname}' must be a constant, got {self.src(node)}", node)
 
+    def grad_call(self, node: Tree, scope: _Scope) -> Value | tuple[Value, ...]:
+        """``grad(f, wrt=(a, b))(args…)``: inline f on args, then the IR autodiff gives d f / d wrt
+        (one value per name in ``wrt``; zeros where f does not depend on it)."""
+        from ..autodiff import gradients
+
+        name_tok, first, second = _kids(node)
+        if str(name_tok) != "grad":
+            raise self.err(f"only grad(f, wrt=...) can be followed by a second argument list, not '{name_tok}'", name_tok)
+        pos1 = [a for a in _kids(first) if a.data != "kwarg"]
+        kw1 = {str(a.children[0]): a for a in _kids(first) if a.data == "kwarg"}
+        if len(pos1) != 1 or pos1[0].data != "var":
+            raise self.err("grad takes the name of an earlier function: grad(f, wrt=(a, b))", name_tok)
+        fname = str(pos1[0].children[0])
+        if fname not in self.funcs:
+            raise self.err(f"grad of unknown function '{fname}' (only functions defined earlier can be differentiated)", pos1[0])
+        unknown = set(kw1) - {"wrt"}
+        if unknown:
+            key = next(iter(unknown))
+            raise self.err(f"'grad' has no attribute '{key}' (it has: wrt)", kw1[key].children[0])
+        sig = self.funcs[fname]
+        if "wrt" in kw1:
+            w = kw1["wrt"].children[1]
+            wrt_nodes = _kids(w) if w.data in ("tuple", "list") else [w]
+            if w.data == "list":
+                wrt_nodes = wrt_nodes[1:]  # the '[' token
+        else:
+            wrt_nodes = []
+        names = []
+        for n in wrt_nodes:
+            if not isinstance(n, Tree) or n.data != "var" or str(n.children[0]) not in sig.param_names:
+                raise self.err(f"wrt must name parameters of '{fname}' ({', '.join(sig.param_names)})", n)
+            names.append(str(n.children[0]))
+        if not names:
+            names = [p for p, t in zip(sig.param_names, sig.param_types) if t.dtype.is_float]
+        pos2 = _kids(second)
+        if any(a.data == "kwarg" for a in pos2):
+            raise self.err(f"'{fname}' takes no keyword arguments", name_tok)
+        values, args = self.inline(sig, name_tok, pos2, {}, scope, with_args=True)
+        if len(values) != 1 or not values[0].type.dtype.is_float:
+            raise self.err(f"grad needs '{fname}' to return one floating-point value", name_tok)
+        self.b.loc = self.loc(name_tok)
+        xs = [args[sig.param_names.index(n)] for n in names]
+        grads = gradients(self.b, [values[0]], xs)
+        out = []
+        for g, x in zip(grads, xs):
+            if g is None:  # f does not depend on x: a zero gradient of x's type
+                zero = self.b.op("graph.constant", value=np.zeros((), dtype=x.type.dtype.np_dtype))
+                g = self.b.op("graph.broadcast_to", zero, shape=x.type.shape) if x.type.rank else zero
+            out.append(g)
+        return out[0] if len(out) == 1 else tuple(out)
+
     def inline(self, sig: _Sig, tok: Token, pos: list[Tree], kw: dict[str, tuple[Token, Tree]],
-               scope: _Scope) -> Value | tuple[Value, ...]:
+               scope: _Scope, with_args: bool = False):
         if kw:
             raise self.err(f"'{sig.name}' takes no keyword arguments", next(iter(kw.values()))[0])
         if len(pos) != len(sig.param_types):
@@ -548,4 +604,6 @@ class _Elaborator:
         except CompileError as e:
             msg = f"{e.message} (in '{sig.name}' inlined at {self.loc(tok)})"
             raise (ShapeMismatch(msg, e.loc, e.dims) if isinstance(e, ShapeMismatch) else CompileError(msg, e.loc)) from None
+        if with_args:
+            return values, args
         return values[0] if len(values) == 1 else tuple(values)

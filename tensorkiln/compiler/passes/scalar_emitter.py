@@ -64,6 +64,8 @@ class ScalarEmitter:
         return v
 
     def const(self, value, t) -> Value:
+        if isinstance(value, (bool, np.bool_)):
+            value = int(value)  # i1 constants are spelled 0 / 1
         key = ("const", str(t), repr(value))
         got = self._get(key)
         if got is None:
