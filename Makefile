@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(VPY) examples/demo.py
 
 test: $(TESTSTAMP)
-	$(VPY) -m pytest -q -n 2 tests
+	$(VPY) -m pytest -n 2 tests
 
 bench: $(STAMP)
 	$(VPY) benchmarks/run.py
