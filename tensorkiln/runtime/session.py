@@ -175,7 +175,12 @@ def _feed_converter(t: Any) -> Callable[[Any], np.ndarray]:
             if getattr(type(value), "_tk_element", None) is not None or hasattr(value, "_as_tensor"):
                 raise TypeError("The value of a feed cannot be a tk.Tensor object. Acceptable feed values include "
                                 "Python scalars, strings, lists, numpy ndarrays, or TensorHandles.")
-            value = np.asarray(value, dtype=np_dtype)
+            src = np.asarray(value) if not isinstance(value, np.ndarray) else value
+            if src.dtype.kind in "cOSUV" and src.dtype != np_dtype:
+                # complex, objects, strings, void: never silently converted to a number
+                raise TypeError(f"Cannot feed a value of dtype {src.dtype} for Tensor {name!r}, which has dtype "
+                                f"{t.dtype.name}")
+            value = np.asarray(src, dtype=np_dtype)
         shp = value.shape
         if static is not None and shp not in accepted:
             if len(shp) != len(static) or any(s is not None and s != d for s, d in zip(static, shp)):
@@ -183,7 +188,11 @@ def _feed_converter(t: Any) -> Callable[[Any], np.ndarray]:
             if len(accepted) < 64:
                 accepted.add(shp)
         if not value.flags.c_contiguous:
-            value = np.ascontiguousarray(value)
+            try:
+                value = np.ascontiguousarray(value)  # layout only: strided views become contiguous
+            except MemoryError:
+                raise errors.ResourceExhaustedError(
+                    None, None, f"OOM copying the value fed for Tensor {name!r} of shape {shp} into contiguous memory") from None
         return value
     return convert
 
