@@ -176,8 +176,8 @@ def _feed_converter(t: Any) -> Callable[[Any], np.ndarray]:
                 raise TypeError("The value of a feed cannot be a tk.Tensor object. Acceptable feed values include "
                                 "Python scalars, strings, lists, numpy ndarrays, or TensorHandles.")
             src = np.asarray(value) if not isinstance(value, np.ndarray) else value
-            if src.dtype.kind in "cOSUV" and src.dtype != np_dtype:
-                # complex, objects, strings, void: never silently converted to a number
+            if src.dtype.kind == "c" and np_dtype.kind != "c":
+                # numpy would drop the imaginary part with only a warning: losing data is an error here
                 raise TypeError(f"Cannot feed a value of dtype {src.dtype} for Tensor {name!r}, which has dtype "
                                 f"{t.dtype.name}")
             value = np.asarray(src, dtype=np_dtype)
