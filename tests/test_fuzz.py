@@ -28,3 +28,21 @@ def check_case(case: Case) -> None:
 @given(graphs())
 def test_random_graphs_agree_with_the_reference(case: Case) -> None:
     check_case(case)
+
+
+@settings(max_examples=40, deadline=None)
+@given(graphs())
+def test_random_graphs_under_bounds_checks(case: Case) -> None:
+    """The same corpus compiled with every load and store range-checked: no access may fall outside
+    its buffer (native code would return ERR_OUT_OF_BOUNDS, raised as RuntimeError)."""
+    import os
+
+    old = os.environ.get("TENSORKILN_BOUNDS_CHECK")
+    os.environ["TENSORKILN_BOUNDS_CHECK"] = "1"
+    try:
+        check_case(case)
+    finally:
+        if old is None:
+            del os.environ["TENSORKILN_BOUNDS_CHECK"]
+        else:
+            os.environ["TENSORKILN_BOUNDS_CHECK"] = old
