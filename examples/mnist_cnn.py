@@ -10,13 +10,12 @@ The Fashion-MNIST authors list 0.916 for this network (TensorFlow's tutorial con
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
 import tensorkiln as tk
-from tensorkiln.datasets import mnist
+from fmnist_common import evaluate, load, parse_args
 
 
 def build(learning_rate: float):
@@ -42,34 +41,12 @@ def build(learning_rate: float):
     return x, y, training, loss, train_op, correct
 
 
-def evaluate(sess, correct, x, y, data, batch: int = 1000) -> float:
-    """Accuracy over a whole data set, ``batch`` images per run."""
-    hits = 0
-    for start in range(0, data.num_examples, batch):
-        stop = min(start + batch, data.num_examples)
-        hits += int(sess.run(correct, {x: data.images[start:stop], y: data.labels[start:stop]}))
-    return hits / data.num_examples
-
-
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=float, default=3)
-    p.add_argument("--batch_size", type=int, default=100)
-    p.add_argument("--learning_rate", type=float, default=1e-3)
-    p.add_argument("--max_steps", type=int, default=0, help="stop after this many steps (0: no limit)")
-    p.add_argument("--data_dir", default=None)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
-
-    data = mnist.read_data_sets(args.data_dir, seed=args.seed)
-    print(f"data: {data.train.num_examples} train / {data.test.num_examples} test images from {data.train.source}")
+    args = parse_args(__doc__, epochs=3, learning_rate=1e-3)
+    data, steps_per_epoch, total = load(args)
     tk.set_random_seed(args.seed)
     x, y, training, loss, train_op, correct = build(args.learning_rate)
 
-    steps_per_epoch = data.train.num_examples // args.batch_size
-    total = int(round(args.epochs * steps_per_epoch))
-    if args.max_steps:
-        total = min(total, args.max_steps)
     t_start = time.perf_counter()
     with tk.Session() as sess:
         sess.run(tk.global_variables_initializer())

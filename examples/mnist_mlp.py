@@ -9,36 +9,16 @@ times. The Fashion-MNIST authors list about 0.87 for a 100-unit MLP.
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import tensorkiln as tk
-from tensorkiln.datasets import mnist
-
-
-def evaluate(sess, correct, x, y, data, batch: int = 5000) -> float:
-    """Accuracy over a whole data set."""
-    hits = 0
-    for start in range(0, data.num_examples, batch):
-        stop = min(start + batch, data.num_examples)
-        hits += int(sess.run(correct, {x: data.images[start:stop], y: data.labels[start:stop]}))
-    return hits / data.num_examples
+from fmnist_common import evaluate, load, parse_args
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--epochs", type=float, default=10)
-    p.add_argument("--batch_size", type=int, default=100)
-    p.add_argument("--learning_rate", type=float, default=1e-3)
-    p.add_argument("--max_steps", type=int, default=0, help="stop after this many steps (0: no limit)")
-    p.add_argument("--data_dir", default=None)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
-
-    data = mnist.read_data_sets(args.data_dir, seed=args.seed)
-    print(f"data: {data.train.num_examples} train / {data.test.num_examples} test images from {data.train.source}")
-    steps_per_epoch = data.train.num_examples // args.batch_size
+    args = parse_args(__doc__, epochs=10, learning_rate=1e-3,
+                      extra=lambda p: p.add_argument("--hidden", type=int, default=256))
+    data, steps_per_epoch, total = load(args)
     tk.set_random_seed(args.seed)
 
     x = tk.placeholder(tk.float32, [None, 784], name="images")
@@ -50,9 +30,6 @@ def main() -> None:
         loss, global_step=tk.train.get_or_create_global_step())
     correct = tk.reduce_sum(tk.cast(tk.equal(tk.argmax(logits, 1), y), tk.int32))
 
-    total = int(round(args.epochs * steps_per_epoch))
-    if args.max_steps:
-        total = min(total, args.max_steps)
     t_start = time.perf_counter()
     with tk.Session() as sess:
         sess.run(tk.global_variables_initializer())
@@ -61,7 +38,7 @@ def main() -> None:
             bx, by = data.train.next_batch(args.batch_size)
             sess.run(train_op, {x: bx, y: by})
             if step % steps_per_epoch == 0 or step == total:
-                acc = evaluate(sess, correct, x, y, data.test)
+                acc = evaluate(sess, correct, x, y, data.test, batch=5000)
                 print(f"epoch {step / steps_per_epoch:.2f}: test accuracy {acc:.4f} "
                       f"({time.perf_counter() - t_train:.1f} s)", flush=True)
         train_s = time.perf_counter() - t_train

@@ -9,36 +9,16 @@ wall times. The Fashion-MNIST authors list about 0.84 for logistic regression.
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import tensorkiln as tk
-from tensorkiln.datasets import mnist
-
-
-def evaluate(sess, correct, x, y, data, batch: int = 5000) -> float:
-    """Accuracy over a whole data set."""
-    hits = 0
-    for start in range(0, data.num_examples, batch):
-        stop = min(start + batch, data.num_examples)
-        hits += int(sess.run(correct, {x: data.images[start:stop], y: data.labels[start:stop]}))
-    return hits / data.num_examples
+from fmnist_common import evaluate, load, parse_args
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=float, default=10)
-    p.add_argument("--batch_size", type=int, default=100)
-    p.add_argument("--learning_rate", type=float, default=0.5)
-    p.add_argument("--decay", type=float, default=0.8, help="learning-rate factor per epoch")
-    p.add_argument("--max_steps", type=int, default=0, help="stop after this many steps (0: no limit)")
-    p.add_argument("--data_dir", default=None)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
-
-    data = mnist.read_data_sets(args.data_dir, seed=args.seed)
-    print(f"data: {data.train.num_examples} train / {data.test.num_examples} test images from {data.train.source}")
-    steps_per_epoch = data.train.num_examples // args.batch_size
+    args = parse_args(__doc__, epochs=10, learning_rate=0.5, extra=lambda p: p.add_argument(
+        "--decay", type=float, default=0.8, help="learning-rate factor per epoch"))
+    data, steps_per_epoch, total = load(args)
 
     x = tk.placeholder(tk.float32, [None, 784], name="images")
     y = tk.placeholder(tk.int64, [None], name="labels")
@@ -51,9 +31,6 @@ def main() -> None:
     train_op = tk.train.GradientDescentOptimizer(lr).minimize(loss, global_step=global_step)
     correct = tk.reduce_sum(tk.cast(tk.equal(tk.argmax(logits, 1), y), tk.int32))
 
-    total = int(round(args.epochs * steps_per_epoch))
-    if args.max_steps:
-        total = min(total, args.max_steps)
     t_start = time.perf_counter()
     with tk.Session() as sess:
         sess.run(tk.global_variables_initializer())
@@ -62,7 +39,7 @@ def main() -> None:
             bx, by = data.train.next_batch(args.batch_size)
             sess.run(train_op, {x: bx, y: by})
             if step % steps_per_epoch == 0 or step == total:
-                acc = evaluate(sess, correct, x, y, data.test)
+                acc = evaluate(sess, correct, x, y, data.test, batch=5000)
                 print(f"epoch {step / steps_per_epoch:.2f}: test accuracy {acc:.4f} "
                       f"(learning rate {sess.run(lr):.3g}, {time.perf_counter() - t_train:.1f} s)", flush=True)
         train_s = time.perf_counter() - t_train
