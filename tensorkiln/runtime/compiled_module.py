@@ -62,9 +62,9 @@ class _Build:
             self._jit = self.jit_from(self.llvm_ir())
         return self._jit
 
-    def jit_from(self, llvm_ir: str) -> JitModule:
+    def jit_from(self, llvm_ir: str, cache: DiskCache | None = None) -> JitModule:
         if self._jit is None:
-            ensure_kernels(kernels_used(llvm_ir))
+            ensure_kernels(kernels_used(llvm_ir), cache)
             self._jit = JitModule(llvm_ir)
         return self._jit
 
@@ -173,9 +173,7 @@ def compile_graph_module(
         jit = JitModule(object_code=obj)
     else:
         build.stages  # run the pipeline (and the after-pass hook) now, so errors surface here
-        llvm_ir = build.llvm_ir()
-        ensure_kernels(kernels_used(llvm_ir), cache)
-        jit = build.jit_from(llvm_ir)
+        jit = build.jit_from(build.llvm_ir(), cache)
         if cache is not None and jit.object_code:
             cache.put(key, jit.object_code)
     entries: dict[str, CompiledEntry] = {}

@@ -551,20 +551,7 @@ class _Elaborator:
             key = next(iter(unknown))
             raise self.err(f"'grad' has no attribute '{key}' (it has: wrt)", kw1[key].children[0])
         sig = self.funcs[fname]
-        if "wrt" in kw1:
-            w = kw1["wrt"].children[1]
-            wrt_nodes = _kids(w) if w.data in ("tuple", "list") else [w]
-            if w.data == "list":
-                wrt_nodes = wrt_nodes[1:]  # the '[' token
-        else:
-            wrt_nodes = []
-        names = []
-        for n in wrt_nodes:
-            if not isinstance(n, Tree) or n.data != "var" or str(n.children[0]) not in sig.param_names:
-                raise self.err(f"wrt must name parameters of '{fname}' ({', '.join(sig.param_names)})", n)
-            names.append(str(n.children[0]))
-        if not names:
-            names = [p for p, t in zip(sig.param_names, sig.param_types) if t.dtype.is_float]
+        names = self.wrt_names(kw1.get("wrt"), sig, fname)
         pos2 = _kids(second)
         if any(a.data == "kwarg" for a in pos2):
             raise self.err(f"'{fname}' takes no keyword arguments", name_tok)
@@ -581,6 +568,17 @@ class _Elaborator:
                 g = self.b.op("graph.broadcast_to", zero, shape=x.type.shape) if x.type.rank else zero
             out.append(g)
         return out[0] if len(out) == 1 else tuple(out)
+
+    def wrt_names(self, kwarg: Tree | None, sig: _Sig, fname: str) -> list[str]:
+        """The parameter names of ``wrt=a`` / ``(a, b)`` / ``[a, b]``; default: every float parameter."""
+        nodes: list = []
+        if kwarg is not None:
+            w = kwarg.children[1]
+            nodes = _kids(w)[1:] if w.data == "list" else _kids(w) if w.data == "tuple" else [w]  # list: skip '['
+        for n in nodes:
+            if not isinstance(n, Tree) or n.data != "var" or str(n.children[0]) not in sig.param_names:
+                raise self.err(f"wrt must name parameters of '{fname}' ({', '.join(sig.param_names)})", n)
+        return [str(n.children[0]) for n in nodes] or [p for p, t in zip(sig.param_names, sig.param_types) if t.dtype.is_float]
 
     def inline(self, sig: _Sig, tok: Token, pos: list[Tree], kw: dict[str, tuple[Token, Tree]],
                scope: _Scope, with_args: bool = False):
