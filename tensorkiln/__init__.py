@@ -83,6 +83,10 @@ from .initializers import (  # noqa: E402,F401
     zeros_initializer,
 )
 
+# --------------------------------------------------------------------------- numerics checks (issue 8)
+from . import debugging  # noqa: E402,F401
+from .debugging import add_check_numerics_ops, check_numerics, verify_tensor_all_finite  # noqa: E402,F401
+
 # --------------------------------------------------------------------------- lazily loaded namespaces
 _LAZY = {"aot", "summary", "compat"}  # heavier imports (TensorBoard protos, C toolchain helpers)
 

@@ -158,4 +158,4 @@ def registered_ops() -> dict[str, type[OpDef]]:
 
 def _load_dialects() -> None:
     # Importing a dialect module registers its ops; done lazily to keep imports acyclic.
-    from .dialects import builtin, graph, graph_nn, loops  # noqa: F401
+    from .dialects import builtin, graph, graph_debug, graph_nn, loops  # noqa: F401

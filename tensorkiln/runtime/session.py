@@ -5,6 +5,8 @@ keys, so a repeated call does no graph walk), converts feeds to the placeholders
 layout; made contiguous), checks their static shapes (TF's ``ValueError``), gathers the Session's
 variable buffers and hidden RNG counters, and makes the native call — which checks every dim
 before running and releases the GIL while it runs. Variable updates happen in place in that call.
+A signature with ``CheckNumerics`` ops also returns their statuses; after the call the first
+failing one (in the order its tensor was produced) raises TF's ``InvalidArgumentError``.
 
 Concurrency: calls that only read variables share a readers-writer lock; calls that assign
 (or advance a random op's counter) take it exclusively, so concurrent ``run``\\ s give serial results.
@@ -30,6 +32,7 @@ import numpy as np
 from .. import errors
 from ..compiler.frontend.graph import GraphLoweringError, MissingFeedError
 from ..ir.diagnostics import CompileError
+from ..ir.dialects.graph_debug import status_text
 from .config import ConfigProto, RunMetadata, RunOptions, _NodeExecStats, is_local_cpu  # noqa: F401
 from .executable import ShapeError
 from .signature import CompiledSignature, compile_signature
@@ -297,6 +300,23 @@ class _Runner:
         self.hidden = sig.hidden
         self.sources = sig.lowered.symbol_sources
         self.compiled_now = compiled_now
+        self.checks = list(sig.lowered.checks)
+        if self.checks:  # only runners with CheckNumerics ops pay for reading their statuses
+            self.call = self._checked_call  # type: ignore[method-assign]
+
+    def _checked_call(self, sess: "Session", feeds: list, run_metadata: Any, options: Any) -> list:
+        """``call``, then raise for the first CheckNumerics whose tensor had a NaN or an Inf. The
+        statuses are the native call's last results (computed by generated code); here they are only read."""
+        outs = _Runner.call(self, sess, feeds, run_metadata, options)
+        n = len(outs) - len(self.checks)
+        for node, status in zip(self.checks, outs[n:]):
+            if status[()]:
+                op = node.owner
+                raise errors.InvalidArgumentError(
+                    getattr(op, "node_def", None), op,
+                    f"{node.attrs.get('message', '')} : Tensor had {status_text(int(status[()]))} values\n"
+                    f"\t [[node {node.name}]]")
+        return outs[:n]
 
     def _var_args(self, sess: "Session") -> tuple[list, dict]:
         args, pending = [], {}

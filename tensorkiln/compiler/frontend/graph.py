@@ -15,6 +15,10 @@ a name, a ``kind``, data inputs ``(producer, output index)``, control inputs, st
                   (``attrs`` ``num_ys``, ``num_xs``, ``grad_mask``); lowered by
                   :func:`tensorkiln.compiler.autodiff.gradients`; an unconnected x gets zeros.
 
+A build may call ``ctx.check_numerics(x)``: the status of ``x`` (``graph.check_numerics``) becomes an
+extra result of the function, after the fetched tensors, and ``LoweredSignature.checks`` names the
+checking node of each, ordered by where the checked tensor is produced (the first NaN's producer first).
+
 :func:`lower_signature` prunes the graph to what the fetches need (stopping at fed tensors,
 following control inputs and assignments), makes feeds, variables and hidden state arguments, and
 emits the nodes in dependency order. Variable reads follow TF's ref semantics: a read sees the
@@ -144,11 +148,20 @@ class LoweringContext:
     """What a node's ``build`` may use besides its inputs: the builder, per-node RNG state, an
     index vector along any dim, and dim values as tensors."""
 
-    def __init__(self, b: Builder, state_arg: Callable[[GraphNode], Value], iota_arg: Callable[[Dim], Value]):
+    def __init__(self, b: Builder, state_arg: Callable[[GraphNode], Value], iota_arg: Callable[[Dim], Value],
+                 on_check: Callable[[GraphNode, Value], None] | None = None):
         self.b = b
         self._state_arg = state_arg
         self._iota_arg = iota_arg
+        self._on_check = on_check
         self.node: GraphNode | None = None
+
+    def check_numerics(self, x: Value) -> None:
+        """Report the NaN/Inf status of ``x`` (for this node) after the call; nothing when only
+        inferring static types."""
+        if self._on_check is not None:
+            assert self.node is not None
+            self._on_check(self.node, self.b.op("graph.check_numerics", x))
 
     def state(self) -> Value:
         """This node's run counter (scalar i64): 0 on a caller's first run, +1 after every run."""
@@ -274,6 +287,8 @@ class LoweredSignature:
     results: list[int]  # per fetched tensor: index of the function result
     nodes: list[GraphNode]  # pruned nodes in execution order
     symbol_sources: dict[str, tuple[int, int]]  # symbol -> (feed index, dim index)
+    # CheckNumerics nodes whose i32 statuses are the results after the fetched ones, in this order
+    checks: list[GraphNode] = field(default_factory=list)
 
 
 def lower_signature(
@@ -355,7 +370,16 @@ class _Lowering:
         self.hidden: list[tuple[str, Any]] = []
         self.state_args: dict[int, Value] = {}
         self.iota_args: dict[Dim, Value] = {}
-        self.ctx = LoweringContext(self.b, self._state_arg, self._iota_arg)
+        self.ctx = LoweringContext(self.b, self._state_arg, self._iota_arg, self._on_check)
+        self.checks: list[tuple[tuple[int, int], GraphNode, Value]] = []
+        self.position = {id(n): k for k, n in enumerate(nodes)}
+
+    def _on_check(self, node: GraphNode, status: Value) -> None:
+        # Order by the checked tensor's producer (a fed tensor comes first): a producer precedes
+        # its consumers, so the first failing check is at the op that made the NaN, whatever order
+        # the checks themselves were pruned in.
+        producer = node.inputs[0][0] if node.inputs else node
+        self.checks.append(((self.position.get(id(producer), -1), self.position[id(node)]), node, status))
 
     # hidden arguments ---------------------------------------------------------
     def _state_arg(self, node: GraphNode) -> Value:
@@ -437,13 +461,16 @@ class _Lowering:
             v = self.value_of(t, env_out.get(id(t[0]), empty)) if t not in feed_set else self.feed_args[t]
             index.append(len(results))
             results.append(v)
+        self.checks.sort(key=lambda c: c[0])
+        results += [status for _, _, status in self.checks]
         self.b.create("return", results)
         self.func.result_types = [v.type for v in results]
         return LoweredSignature(
             function=self.func, feeds=self.feeds, variables=self.variables,
             reads_entry=[self.reads_entry[id(v)] for v in self.variables],
             writes=[id(v) in last_assign for v in self.variables], hidden=self.hidden,
-            results=index, nodes=self.nodes, symbol_sources={s: self.sources[s] for s in self.sources if s not in self.u.subst})
+            results=index, nodes=self.nodes, symbol_sources={s: self.sources[s] for s in self.sources if s not in self.u.subst},
+            checks=[node for _, node, _ in self.checks])
 
     def _lower_node(self, pos, node, env, env_out, last_assign) -> None:
         kind = node.kind
