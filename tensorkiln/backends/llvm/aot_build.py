@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from ...ir.core import Function, Module
 from ...ir.types import DType, Dim, MemRefType, SymDim, dim_product, dim_str
 from .codegen import ERR_ALLOC, ERR_BAD_DIM, abi_symbols, emit_module
 from .target import aot_target_machine, parse_and_optimize
+from .threadpool import SYMBOL as POOL_SYMBOL, threadpool_ir
 
 ABI_VERSION = 1
 ERROR_CODES: dict[int, tuple[str, str]] = {
@@ -254,7 +256,14 @@ def _stderr_of(fn) -> str:
 def emit_object(llvm_module: ir.Module, target: Target) -> bytes:
     """Optimize for the AOT target machine (PIC) and return the object file's bytes."""
     tm = aot_target_machine(target.triple, target.cpu, target.features)
-    mod = parse_and_optimize(str(llvm_module), tm)
+    text = str(llvm_module)
+    if POOL_SYMBOL in llvm_module.globals:
+        # The shared object carries its own thread pool: link its module in, then keep it private.
+        main = llvm.parse_assembly(text)
+        main.link_in(llvm.parse_assembly(threadpool_ir(target.triple, str(tm.target_data))))
+        main.get_function(POOL_SYMBOL).linkage = llvm.Linkage.internal
+        text = str(main)
+    mod = parse_and_optimize(text, tm)
     mod.name = llvm_module.name
     return tm.emit_object(mod)
 

@@ -27,7 +27,7 @@ PTR = ir.PointerType()
 FAST = ("reassoc", "nsz", "contract")
 
 # Below this many loop-nest elements a parallel loop runs on the calling thread alone.
-PARALLEL_MIN_ELEMENTS = 1 << 18
+PARALLEL_MIN_ELEMENTS = 1 << 16
 
 ERR_BAD_DIM = 1
 ERR_ALLOC = 2

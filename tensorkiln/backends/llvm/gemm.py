@@ -224,7 +224,7 @@ def _kernel(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
     return f
 
 
-_CTX_FIELDS = ("M", "kc", "nc", "A", "rsa", "csa", "bp", "C", "ldc", "overwrite", "pack", "groups")
+_CTX_FIELDS = ("M", "kc", "nc", "A", "rsa", "csa", "bp", "C", "ldc", "overwrite", "pack", "groups", "mcb")
 
 
 def _ctx_type(elem) -> ir.LiteralStructType:
@@ -249,6 +249,7 @@ def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) ->
     overwrite = b.icmp_signed("!=", v["overwrite"], g.i(0))
     pack = b.icmp_signed("!=", v["pack"], g.i(0))
     groups = v["groups"]
+    mcb = v["mcb"]  # rows per M block (at most cfg.mc; chosen by the driver so blocks balance)
     esize = 4 if isinstance(elem, ir.FloatType) else 8
     malloc = _declare(module, "aligned_alloc", PTR, [I64, I64])
     free = _declare(module, "free", ir.VoidType(), [PTR])
@@ -258,8 +259,8 @@ def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) ->
     with g.loop(lo, hi, name="item") as item:
         blk = b.sdiv(item, groups)
         grp = b.srem(item, groups)
-        ic = b.mul(blk, g.i(cfg.mc))
-        mc = g.imin(b.sub(M, ic), g.i(cfg.mc))
+        ic = b.mul(blk, mcb)
+        mc = g.imin(b.sub(M, ic), mcb)
         a_block = g.gep(A, b.mul(ic, rsa))
         with b.if_then(pack):
             b.call(pack_a, [kc, mc, a_block, rsa, csa, ap])
@@ -282,8 +283,38 @@ def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) ->
     return f
 
 
+_PACKB_FIELDS = ("kc", "nc", "B", "rsb", "csb", "bp")
+
+
+def _packb_ctx_type() -> ir.LiteralStructType:
+    return ir.LiteralStructType([PTR if f in ("B", "bp") else I64 for f in _PACKB_FIELDS])
+
+
+def _packb_worker(module, elem, cfg: GemmConfig, suffix: str, pack_b) -> ir.Function:
+    """``body(ctx, lo, hi)`` packing B panels ``[lo, hi)``: threads share the packing of a block."""
+    from .parallel import BODY_TYPE
+
+    f = ir.Function(module, BODY_TYPE, name=f"tk.gemm.packb.{suffix}")
+    f.linkage = "internal"
+    ctx, lo, hi = f.args
+    g = _Gen(f, elem)
+    b = g.b
+    ct = _packb_ctx_type()
+    v = {name: b.load(b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=ct),
+                      typ=PTR if name in ("B", "bp") else I64)
+         for i, name in enumerate(_PACKB_FIELDS)}
+    col0 = b.mul(lo, g.i(cfg.nr))
+    ncols = g.imin(b.sub(v["nc"], col0), b.mul(b.sub(hi, lo), g.i(cfg.nr)))
+    b.call(pack_b, [v["kc"], ncols, g.gep(v["B"], b.mul(col0, v["csb"])), v["rsb"], v["csb"],
+                    g.gep(v["bp"], b.mul(lo, b.mul(v["kc"], g.i(cfg.nr))))])
+    b.ret_void()
+    return f
+
+
 # Below this many multiply-adds a GEMM runs on one thread: spawning costs more than it saves.
 PARALLEL_MIN_MACS = 1 << 20
+# Below this many elements of a packed B block, one thread packs it.
+PARALLEL_MIN_PACK = 1 << 15
 
 
 GEMM_ARGS = [I64, I64, I64, PTR, I64, I64, PTR, I64, I64, PTR, I64, I1, I64]
@@ -322,19 +353,37 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
     nthreads = b.select(big, max_threads, g.i(1))
     ct = _ctx_type(elem)
     ctx = opaque(b, g.alloca(ct, "ctx"))
-    nblk = b.sdiv(b.add(M, g.i(cfg.mc - 1)), g.i(cfg.mc))
+    pct = _packb_ctx_type()
+    pctx = opaque(b, g.alloca(pct, "pctx"))
+    packb = _packb_worker(module, elem, cfg, suffix, pack_b)
+    # Packing a block of B is worth sharing only when the block is large.
+    pack_threads = b.select(b.icmp_signed(">=", b.mul(kcap, ncap), g.i(PARALLEL_MIN_PACK)), nthreads, g.i(1))
+    # M blocks of equal size, as many as a multiple of the thread count, so no thread waits on a
+    # lone short last block (1024 rows in 144-row blocks would leave one thread 12% idle).
+    nblk0 = b.sdiv(b.add(M, g.i(cfg.mc - 1)), g.i(cfg.mc))
+    nblk_even = b.mul(b.sdiv(b.add(nblk0, b.sub(nthreads, g.i(1))), nthreads), nthreads)
+    nblk1 = b.select(b.icmp_signed(">=", nblk0, nthreads), nblk_even, nblk0)
+    nblk1 = b.select(b.icmp_signed("<", nblk1, g.i(1)), g.i(1), nblk1)  # M == 0
+    rows = b.sdiv(b.add(M, b.sub(nblk1, g.i(1))), nblk1)
+    mcb = b.mul(b.sdiv(b.add(rows, g.i(cfg.mr - 1)), g.i(cfg.mr)), g.i(cfg.mr))
+    mcb = b.select(b.icmp_signed("<", mcb, g.i(cfg.mr)), g.i(cfg.mr), mcb)
+    nblk = b.sdiv(b.add(M, b.sub(mcb, g.i(1))), mcb)
     groups = b.select(b.icmp_signed("<", nblk, nthreads), nthreads, g.i(1))
     with g.loop(0, N, cfg.nc, name="jc") as jc:
         nc = g.imin(b.sub(N, jc), g.i(cfg.nc))
         with g.loop(0, K, cfg.kc, name="pc") as pc:
             kc = g.imin(b.sub(K, pc), g.i(cfg.kc))
             overwrite = b.and_(b.icmp_signed("==", pc, g.i(0)), b.not_(accumulate))
-            b.call(pack_b, [kc, nc, g.gep(B, b.add(b.mul(pc, rsb), b.mul(jc, csb))), rsb, csb, bp])
+            bsrc = g.gep(B, b.add(b.mul(pc, rsb), b.mul(jc, csb)))
+            pvalues = {"kc": kc, "nc": nc, "B": bsrc, "rsb": rsb, "csb": csb, "bp": bp}
+            for i, fname in enumerate(_PACKB_FIELDS):
+                b.store(pvalues[fname], b.gep(pctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=pct))
+            b.call(pfor, [packb, pctx, b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr)), pack_threads])
             # With a single panel of B, each A element is used once: packing A would only copy it.
             pack = b.icmp_signed(">", nc, g.i(cfg.nr))
             values = {"M": M, "kc": kc, "nc": nc, "A": g.gep(A, b.mul(pc, csa)), "rsa": rsa, "csa": csa, "bp": bp,
                       "C": g.gep(C, jc), "ldc": ldc, "overwrite": b.zext(overwrite, I64), "pack": b.zext(pack, I64),
-                      "groups": groups}
+                      "groups": groups, "mcb": mcb}
             for i, fname in enumerate(_CTX_FIELDS):
                 b.store(values[fname], b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=ct))
             b.call(pfor, [worker, ctx, b.mul(nblk, groups), nthreads])

@@ -1,4 +1,4 @@
-"""The process-wide kernel library for the JIT: GEMM compiled once, shared by every module.
+"""The process-wide kernel libraries for the JIT: the thread pool and GEMM, compiled once, shared by every module.
 
 Hand-structured kernels are large for LLVM to optimize; compiling them into every JIT module would
 cost most of each compile. Instead they are compiled once per process (or loaded from the disk
@@ -15,6 +15,7 @@ import llvmlite.ir as ir
 
 from .gemm import gemm_function, gemm_name
 from .jit import JitModule
+from .threadpool import SYMBOL as POOL_SYMBOL, threadpool_ir
 from .target import host_features, host_features_key, host_target_machine
 
 _lock = threading.Lock()
@@ -36,25 +37,34 @@ def kernels_used(llvm_ir: str) -> list[str]:
     return [d for d in KERNEL_DTYPES if f"tk_gemm_{d}" in llvm_ir]
 
 
+def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
+    """Compile (or load from the disk cache) one library once per process and register its
+    symbols with LLVM, so JIT modules that only declare them resolve to it."""
+    if kind in _libraries:
+        return
+    from ... import __version__
+    from ...runtime.cache import make_key
+    from ...runtime.compiled_module import compiler_fingerprint
+
+    key = make_key("kernels", kind, __version__, compiler_fingerprint(), llvmlite.__version__, host_features_key())
+    obj = cache.get(key) if cache is not None else None
+    lib = JitModule(object_code=obj) if obj is not None else JitModule(build_ir())
+    if cache is not None and obj is None and lib.object_code:
+        cache.put(key, lib.object_code)
+    for name in symbols:
+        llvm.add_symbol(name, lib.address(name))
+    _libraries[kind] = lib
+
+
+def _pool_ir() -> str:
+    tm = host_target_machine()
+    return threadpool_ir(tm.triple, str(tm.target_data))
+
+
 def ensure_kernels(dtypes, cache=None) -> None:
-    """Compile (or load from the disk cache) the kernels of these dtypes once per process and make
-    their symbols resolvable by the JIT."""
-    for dtype in dtypes:
-        if dtype in _libraries:
-            continue
-        with _lock:
-            if dtype in _libraries:
-                continue
-            from ... import __version__
-            from ...runtime.cache import make_key
-
-            from ...runtime.compiled_module import compiler_fingerprint
-
-            key = make_key("kernels", dtype, __version__, compiler_fingerprint(), llvmlite.__version__, host_features_key())
-            obj = cache.get(key) if cache is not None else None
-            lib = JitModule(object_code=obj) if obj is not None else JitModule(kernel_library_ir(dtype, host_features()))
-            if cache is not None and obj is None and lib.object_code:
-                cache.put(key, lib.object_code)
-            name = gemm_name(KERNEL_DTYPES[dtype]())
-            llvm.add_symbol(name, lib.address(name))
-            _libraries[dtype] = lib
+    """Make the thread pool and the GEMM kernels of these dtypes resolvable by the JIT (the
+    kernels call the pool, so it comes first; every parallel loop needs it too)."""
+    with _lock:
+        _library("pool", _pool_ir, [POOL_SYMBOL], cache)
+        for dtype in dtypes:
+            _library(dtype, lambda: kernel_library_ir(dtype, host_features()), [gemm_name(KERNEL_DTYPES[dtype]())], cache)
