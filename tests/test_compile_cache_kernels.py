@@ -1,0 +1,31 @@
+"""A cache hit in a new process loads only the kernel libraries its object code refers to."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+SRC = "def mm(a: f32[M, K], b: f32[K, N]) -> f32[M, N] {\n    return a @ b\n}\n"
+PROG = f"""
+import numpy as np, tensorkiln as tk
+from tensorkiln.backends.llvm import kernels
+m = tk.compile({SRC!r})
+rng = np.random.default_rng(0)
+a, b = rng.standard_normal((5, 7)).astype(np.float32), rng.standard_normal((7, 3)).astype(np.float32)
+np.testing.assert_allclose(m.mm(a, b), a @ b, rtol=1e-5, atol=1e-5)
+print("hit" if m.from_cache else "miss", "f64" in kernels._libraries)
+"""
+
+
+def run(env: dict[str, str]) -> str:
+    r = subprocess.run([sys.executable, "-c", PROG], capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_hit_for_an_f32_gemm_never_builds_the_f64_library(tmp_path):
+    env = {"TENSORKILN_CACHE_DIR": str(tmp_path)}
+    assert run(env) == "miss False"
+    entries = sorted(p.name for p in tmp_path.glob("*.tkobj"))
+    assert run(env) == "hit False"  # the f32 library came from the cache; f64 was never needed
+    assert sorted(p.name for p in tmp_path.glob("*.tkobj")) == entries
