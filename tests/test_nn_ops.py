@@ -107,3 +107,70 @@ def test_conv_chunked_batches(op):
         compare([tt(["N", 3, 3, 4]), tt(w.shape)], lambda b, p, q: b.op("graph.conv2d_backprop_input", p, q, input_shape=(SymDim.sym("N"), 6, 5, 3), **attrs), [g, w])
     else:
         compare([tt(["N", 6, 5, 3]), tt(["N", 3, 3, 4])], lambda b, p, q: b.op("graph.conv2d_backprop_filter", p, q, filter_shape=(3, 3, 3, 4), **attrs), [x, g])
+
+
+def _conv_op(b, op, p, q, n, x_shape, f_shape, attrs):
+    if op == "conv2d":
+        return b.op("graph.conv2d", p, q, **attrs)
+    if op == "conv2d_backprop_input":
+        return b.op("graph.conv2d_backprop_input", p, q, input_shape=(n, *x_shape[1:]), **attrs)
+    return b.op("graph.conv2d_backprop_filter", p, q, filter_shape=f_shape, **attrs)
+
+
+def _conv_case(op, dt, n, hw, cin, cout, k, attrs, rng):
+    """(arg types, body, arrays) of one conv op with a symbolic batch, plus its output shape."""
+    npdt = np.float32 if dt is f32 else np.float64
+    x_shape, f_shape = (n, *hw, cin), (*k, cin, cout)
+    out_shape = run_function(_one(lambda b, p, q: b.op("graph.conv2d", p, q, **attrs), [tt(x_shape, dt), tt(f_shape, dt)]),
+                             [np.zeros(x_shape, npdt), np.zeros(f_shape, npdt)])[0].shape
+    x = rng.standard_normal(x_shape).astype(npdt)
+    w = rng.standard_normal(f_shape).astype(npdt)
+    g = rng.standard_normal(out_shape).astype(npdt)
+    sym = SymDim.sym("N")
+    if op == "conv2d":
+        types, arrays = [tt(["N", *x_shape[1:]], dt), tt(f_shape, dt)], [x, w]
+    elif op == "conv2d_backprop_input":
+        types, arrays = [tt(["N", *out_shape[1:]], dt), tt(f_shape, dt)], [g, w]
+    else:
+        types, arrays = [tt(["N", *x_shape[1:]], dt), tt(["N", *out_shape[1:]], dt)], [x, g]
+    return types, (lambda b, p, q: _conv_op(b, op, p, q, sym, x_shape, f_shape, attrs)), arrays
+
+
+CONV_OPS = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
+# (dtype, batch, spatial, cin, cout, kernel, attrs): Cin = 1 and Cin > 1, odd sizes, stride 2,
+# SAME and VALID, batch 1, f64.
+KERNEL_CASES = [
+    (f32, 1, (7, 9), 1, 5, (3, 3), dict(padding="SAME")),
+    (f32, 3, (9, 8), 1, 16, (5, 5), dict(padding="SAME", strides=(2, 2))),
+    (f32, 5, (8, 7), 6, 3, (2, 3), dict(padding="VALID", strides=(2, 1))),
+    (f64, 2, (6, 6), 4, 7, (3, 3), dict(padding="VALID")),
+    (f64, 1, (5, 7), 1, 2, (5, 3), dict(padding="SAME", strides=(2, 2), dilations=(1, 2))),
+]
+
+
+@pytest.mark.parametrize("op", CONV_OPS)
+@pytest.mark.parametrize("case", range(len(KERNEL_CASES)))
+def test_conv_kernels_against_reference(op, case):
+    dt, n, hw, cin, cout, k, attrs = KERNEL_CASES[case]
+    types, body, arrays = _conv_case(op, dt, n, hw, cin, cout, k, attrs, np.random.default_rng(case))
+    tol = 1e-4 if dt is f32 else 1e-11
+    compare(types, body, arrays, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("op", CONV_OPS)
+def test_conv_slots_chunks_and_threads(op):
+    """A batch big enough that each of the 8 slots takes a full GEMM chunk (10 images of 16x16x8
+    with a 5x5 kernel fit the 2 MB column budget) and then single images: against the reference,
+    and bit-identical on 1 and 2 threads (the filter gradient sums its slots in a fixed order)."""
+    from tensorkiln.compiler.passes.lower_conv import COL_BYTES, SLOTS
+
+    rows, kk = 16 * 16, 5 * 5 * 8
+    chunk = COL_BYTES // (rows * kk * 4)
+    n = SLOTS * (chunk + 2) - 3  # every slot but the last: one chunk + 2 singles; the last: fewer
+    assert chunk > 1
+    types, body, arrays = _conv_case(op, f32, n, (16, 16), 8, 4, (5, 5), dict(padding="SAME"), np.random.default_rng(7))
+    got = compare(types, body, arrays, rtol=2e-4, atol=2e-4)
+    f = _one(body, types)
+    for threads in (1, 2):
+        again = compile_graph_module(Module([f]), threads=threads, use_cache=False)["f"].call(arrays)[0]
+        np.testing.assert_array_equal(again, got)

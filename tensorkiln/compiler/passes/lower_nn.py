@@ -1,4 +1,5 @@
-"""Loop nests for convolutions and pooling (forward and adjoint), NHWC / HWIO.
+"""Loop nests for pooling (forward and adjoint), NHWC, and the dispatch of the nn ops (convolutions
+live in :mod:`.lower_conv`).
 
 These are store-based nests, like the matmul: each output window accumulates into its buffer with
 the channel loop innermost, where both operands are contiguous, so LLVM vectorizes it. Positions
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Callable
 from ...ir.core import Operation, Value
 from ...ir.dialects.graph_nn import window_params
 from ...ir.types import INDEX, MemRefType, ScalarType, i1
+from .lower_conv import ConvLowering
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lower_to_loops import FunctionLowering
@@ -71,112 +73,6 @@ class NNLowering:
         body(lh.iv, lw.iv, ih, iw, self.b.op("loops.logical_and", vh, vw))
         lw.finish([])
         lh.finish([])
-
-    # convolutions: im2col + the generated GEMM, a chunk of images at a time ----------------------
-    CHUNK = 8  # images per GEMM: enough rows to keep the micro-kernel busy, a col buffer of a few MB
-
-    def view(self, buf: Value, shape) -> Value:
-        return self.b.create("loops.view", [buf], {}, [MemRefType(tuple(shape), buf.type.dtype)]).result
-
-    def images(self, buf: Value, n0: Value, count: int) -> Value:
-        """Images n0 … n0+count-1 of an NHWC buffer, as one [count*H*W, C] view (no copy)."""
-        _, h, w, c = buf.type.shape
-        sub = self.b.create("loops.subview", [buf, n0], {}, [MemRefType((h, w, c), buf.type.dtype)]).result
-        return self.view(sub, (count * h * w, c))
-
-    def batched(self, n_dim, body) -> None:
-        """body(n0, count) over the batch: full chunks of CHUNK images, then the rest one by one."""
-        e, b = self.e, self.b
-        n = e.index_of(n_dim)
-        full = b.op("loops.mul", b.op("loops.floordiv", n, self.c(self.CHUNK)), self.c(self.CHUNK))
-        lq = e.for_range(self.c(0), b.op("loops.floordiv", n, self.c(self.CHUNK)))
-        body(b.op("loops.mul", lq.iv, self.c(self.CHUNK)), self.CHUNK)
-        lq.finish([])
-        lr = e.for_range(full, n)
-        body(lr.iv, 1)
-        lr.finish([])
-
-    def _im2col_loops(self, buf: Value, n0: Value, count: int, cols: Value, k, geoms, fn) -> None:
-        """fn(n, row, col_base, c, valid, ih, iw) for every (image, output position, tap, channel)."""
-        (_, oh_n, _, _, _), (_, ow_n, _, _, _) = geoms
-        c_n = buf.type.shape[3]
-
-        def body(idx):
-            t, oh, ow, i, j = idx
-            n = self.b.op("loops.add", n0, t)
-            ih, vh = self.window_pos(oh, i, geoms[0])
-            iw, vw = self.window_pos(ow, j, geoms[1])
-            valid = self.b.op("loops.logical_and", vh, vw)
-            row = self.b.op("loops.add", self.b.op("loops.mul", self.b.op("loops.add", self.b.op("loops.mul", t, self.c(oh_n)), oh), self.c(ow_n)), ow)
-            base = self.b.op("loops.mul", self.b.op("loops.add", self.b.op("loops.mul", i, self.c(k[1])), j), self.c(c_n))
-            lc = self.e.for_loop(c_n, [], parallel=True)
-            fn(n, row, self.b.op("loops.add", base, lc.iv), lc.iv, valid, ih, iw)
-            lc.finish([])
-
-        self.loops([count, oh_n, ow_n, k[0], k[1]], body, parallel=False)
-
-    def im2col(self, x: Value, n0: Value, count: int, col: Value, k, geoms) -> None:
-        """col[(t*OH + oh)*OW + ow, (i*KW + j)*C + c] = x[n0 + t, oh*s + i*d - pad, …] (0 in the padding)."""
-        def fn(n, row, cidx, c, valid, ih, iw):
-            v = self.masked(valid, self.b.op("loops.load", x, n, ih, iw, c), 0.0)
-            self.b.create("loops.store", [v, col, row, cidx])
-        self._im2col_loops(x, n0, count, col, k, geoms, fn)
-
-    def col2im(self, dcol: Value, n0: Value, count: int, dx: Value, k, geoms) -> None:
-        """dx[n, ih, iw, c] += dcol[…] over every (output, tap) that read it: the adjoint of im2col."""
-        def fn(n, row, cidx, c, valid, ih, iw):
-            v = self.b.op("loops.load", dcol, row, cidx)
-            self.accumulate(dx, [n, ih, iw, c], self.masked(valid, v, 0.0))
-        self._im2col_loops(dx, n0, count, dcol, k, geoms, fn)
-
-    def _conv_parts(self, op: Operation, x_shape, f_shape):
-        kh, kw, cin, cout = (int(d) for d in f_shape)
-        geoms = window_params(op.attributes, x_shape, (kh, kw))
-        rows = geoms[0][1] * geoms[1][1]
-        return (kh, kw), cin, cout, geoms, rows
-
-    def conv2d(self, op: Operation, out: Value) -> None:
-        x, f = (self.fl.buffer_of(v) for v in op.operands)
-        k, cin, cout, geoms, rows = self._conv_parts(op, x.type.shape, f.type.shape)
-        kk = k[0] * k[1] * cin
-        col = self.fl.new_buffer_of_type(MemRefType((self.CHUNK * rows, kk), x.type.dtype))
-        wmat = self.view(f, (kk, cout))
-
-        def chunk(n0, count):
-            self.im2col(x, n0, count, col, k, geoms)
-            self.b.create("loops.matmul", [self.view(col, (count * rows, kk)), wmat, self.images(out, n0, count)], {})
-
-        self.batched(x.type.shape[0], chunk)
-
-    def conv2d_backprop_input(self, op: Operation, out: Value) -> None:
-        g, f = (self.fl.buffer_of(v) for v in op.operands)
-        k, cin, cout, geoms, rows = self._conv_parts(op, out.type.shape, f.type.shape)
-        kk = k[0] * k[1] * cin
-        dcol = self.fl.new_buffer_of_type(MemRefType((self.CHUNK * rows, kk), g.type.dtype))
-        wmat = self.view(f, (kk, cout))
-        self.zero(out)
-
-        def chunk(n0, count):
-            cols = self.view(dcol, (count * rows, kk))
-            self.b.create("loops.matmul", [self.images(g, n0, count), wmat, cols], {"transpose_b": True})
-            self.col2im(cols, n0, count, out, k, geoms)
-
-        self.batched(g.type.shape[0], chunk)
-
-    def conv2d_backprop_filter(self, op: Operation, out: Value) -> None:
-        x, g = (self.fl.buffer_of(v) for v in op.operands)
-        k, cin, cout, geoms, rows = self._conv_parts(op, x.type.shape, out.type.shape)
-        kk = k[0] * k[1] * cin
-        col = self.fl.new_buffer_of_type(MemRefType((self.CHUNK * rows, kk), x.type.dtype))
-        dw = self.view(out, (kk, cout))
-        self.zero(out)
-
-        def chunk(n0, count):
-            cols = self.view(col, (count * rows, kk))
-            self.im2col(x, n0, count, cols, k, geoms)
-            self.b.create("loops.matmul", [cols, self.images(g, n0, count), dw], {"transpose_a": True, "accumulate": True})
-
-        self.batched(x.type.shape[0], chunk)
 
     def max_pool(self, op: Operation, out: Value) -> None:
         x = self.fl.buffer_of(op.operands[0])
@@ -290,5 +186,10 @@ NN_OPS = {"graph.conv2d", "graph.conv2d_backprop_input", "graph.conv2d_backprop_
           "graph.avg_pool", "graph.avg_pool_grad", "graph.max_pool_grad"}
 
 
+CONV_OPS = {"graph.conv2d", "graph.conv2d_backprop_input", "graph.conv2d_backprop_filter"}
+
+
 def lower_nn_op(fl: "FunctionLowering", op: Operation, out: Value) -> None:
-    getattr(NNLowering(fl), op.name.split(".", 1)[1])(op, out)
+    nn = NNLowering(fl)
+    target = ConvLowering(nn) if op.name in CONV_OPS else nn
+    getattr(target, op.name.split(".", 1)[1])(op, out)

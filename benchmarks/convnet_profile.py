@@ -1,0 +1,116 @@
+"""Per-op profile of the TF-tutorial convnet train step (batch 100): each op of the step's optimized
+graph compiled alone, at the step's shapes, and timed through one native call, with its FLOPs and
+GFLOP/s. The ops are those the step's ``optimized`` stage shows (conv, bias + ReLU, pooling, their
+adjoints, the dense layers and the SGD updates), so the rows add up to about the whole step.
+
+``python benchmarks/convnet_profile.py [--repeats 9] [--only conv1,conv2_dx]``
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tensorkiln.ir.core import Builder, Function, Module, Value  # noqa: E402
+from tensorkiln.ir.types import DTYPES, TensorType  # noqa: E402
+from tensorkiln.runtime.compiled_module import compile_graph_module  # noqa: E402
+
+F32 = DTYPES["f32"]
+B = 100
+SAME = dict(padding="SAME")
+POOL = dict(ksize=(2, 2), strides=(2, 2), padding="VALID")
+
+
+def conv_flops(n, oh, ow, kh, kw, cin, cout) -> float:
+    return 2.0 * n * oh * ow * kh * kw * cin * cout
+
+
+def zero(b: Builder) -> Value:
+    return b.op("graph.constant", value=np.array(0.0, np.float32))
+
+
+def relu_grad(b: Builder, pre: Value, g: Value) -> Value:
+    z = zero(b)
+    return b.op("graph.where", b.op("graph.gt", pre, z), g, b.op("graph.broadcast_to", z, shape=g.type.shape))
+
+
+def sgd(b: Builder, w: Value, g: Value) -> Value:
+    return b.op("graph.sub", w, b.op("graph.mul", g, b.op("graph.constant", value=np.array(0.01, np.float32))))
+
+
+# name -> (input shapes, body, FLOPs); shapes are the step's (see `get_ir(..., stage="optimized")`)
+CASES: dict[str, tuple[list[tuple[int, ...]], Callable, float]] = {
+    "conv1 fwd": ([(B, 28, 28, 1), (5, 5, 1, 32)], lambda b, x, f: b.op("graph.conv2d", x, f, **SAME), conv_flops(B, 28, 28, 5, 5, 1, 32)),
+    "conv1 bias+relu": ([(B, 28, 28, 32), (32,)], lambda b, x, c: b.op("graph.relu", b.op("graph.add", x, c)), 2.0 * B * 28 * 28 * 32),
+    "pool1 fwd": ([(B, 28, 28, 32)], lambda b, x: b.op("graph.max_pool", x, **POOL), 3.0 * B * 14 * 14 * 32),
+    "conv2 fwd": ([(B, 14, 14, 32), (5, 5, 32, 64)], lambda b, x, f: b.op("graph.conv2d", x, f, **SAME), conv_flops(B, 14, 14, 5, 5, 32, 64)),
+    "conv2 bias+relu": ([(B, 14, 14, 64), (64,)], lambda b, x, c: b.op("graph.relu", b.op("graph.add", x, c)), 2.0 * B * 14 * 14 * 64),
+    "pool2 fwd": ([(B, 14, 14, 64)], lambda b, x: b.op("graph.max_pool", x, **POOL), 3.0 * B * 7 * 7 * 64),
+    "dense1 fwd": ([(B, 3136), (3136, 1024)], lambda b, x, w: b.op("graph.matmul", x, w), 2.0 * B * 3136 * 1024),
+    "dense1 dx": ([(B, 1024), (3136, 1024)], lambda b, g, w: b.op("graph.matmul", g, w, transpose_b=True), 2.0 * B * 3136 * 1024),
+    "dense1 dW": ([(B, 3136), (B, 1024)], lambda b, x, g: b.op("graph.matmul", x, g, transpose_a=True), 2.0 * B * 3136 * 1024),
+    "dense1 SGD": ([(3136, 1024), (3136, 1024)], sgd, 2.0 * 3136 * 1024),
+    "pool2 adjoint": ([(B, 14, 14, 64), (B, 7, 7, 64)], lambda b, x, g: b.op("graph.max_pool_grad", x, g, **POOL), 0.0),
+    "conv2 relu grad": ([(B, 14, 14, 64), (B, 14, 14, 64)], relu_grad, 0.0),
+    "conv2 bias grad": ([(B, 14, 14, 64)], lambda b, g: b.op("graph.reduce_sum", g, axes=(0, 1, 2)), 1.0 * B * 14 * 14 * 64),
+    "conv2 dx": ([(B, 14, 14, 64), (5, 5, 32, 64)],
+                 lambda b, g, f: b.op("graph.conv2d_backprop_input", g, f, input_shape=(B, 14, 14, 32), **SAME), conv_flops(B, 14, 14, 5, 5, 32, 64)),
+    "conv2 dW": ([(B, 14, 14, 32), (B, 14, 14, 64)],
+                 lambda b, x, g: b.op("graph.conv2d_backprop_filter", x, g, filter_shape=(5, 5, 32, 64), **SAME), conv_flops(B, 14, 14, 5, 5, 32, 64)),
+    "pool1 adjoint": ([(B, 28, 28, 32), (B, 14, 14, 32)], lambda b, x, g: b.op("graph.max_pool_grad", x, g, **POOL), 0.0),
+    "conv1 relu grad": ([(B, 28, 28, 32), (B, 28, 28, 32)], relu_grad, 0.0),
+    "conv1 bias grad": ([(B, 28, 28, 32)], lambda b, g: b.op("graph.reduce_sum", g, axes=(0, 1, 2)), 1.0 * B * 28 * 28 * 32),
+    "conv1 dW": ([(B, 28, 28, 1), (B, 28, 28, 32)],
+                 lambda b, x, g: b.op("graph.conv2d_backprop_filter", x, g, filter_shape=(5, 5, 1, 32), **SAME), conv_flops(B, 28, 28, 5, 5, 1, 32)),
+}
+
+
+def build(name: str, shapes, body) -> Function:
+    types = [TensorType(s, F32) for s in shapes]
+    f = Function("f", types, [], [f"a{i}" for i in range(len(types))])
+    b = Builder(f.body)
+    out = body(b, *f.args)
+    b.create("return", [out])
+    f.result_types = [out.type]
+    return f
+
+
+def time_case(name: str, repeats: int) -> float:
+    shapes, body, _ = CASES[name]
+    fn = compile_graph_module(Module([build(name, shapes, body)]))["f"]
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    fn.call(arrays)
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn.call(arrays)
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    names = [n for n in CASES if not args.only or any(k.strip() in n for k in args.only.split(","))]
+    total = 0.0
+    print(f"{'op':<18} {'ms':>8} {'GFLOP':>7} {'GFLOP/s':>8}")
+    for name in names:
+        t = time_case(name, args.repeats)
+        total += t
+        fl = CASES[name][2]
+        rate = f"{fl / t / 1e9:8.1f}" if fl else f"{'':>8}"
+        print(f"{name:<18} {t * 1e3:8.2f} {fl / 1e9:7.3f} {rate}", flush=True)
+    print(f"{'sum':<18} {total * 1e3:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Loop nests for the three convolution ops (forward, backprop-input, backprop-filter), NHWC / HWIO.
+
+Each is im2col + the generated GEMM, run in *slots*: the batch is split into ``SLOTS`` contiguous
+ranges of images, and one top-level parallel loop runs the slots on the thread pool. A slot works
+through its images a chunk at a time with its own column buffer, so the im2col copy, the GEMM and
+the col2im scatter all run on every thread, and the GEMM inside a slot is a single-threaded call on
+a chunk sized to stay in cache (the pool runs a nested parallel loop serially). The filter gradient
+sums over images, so each slot accumulates into its own partial filter and the partials are added
+in slot order afterwards: the result does not depend on the number of threads.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from ...ir.core import Operation, Value
+from ...ir.dialects.graph_nn import window_params
+from ...ir.types import INDEX, MemRefType, ScalarType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .lower_nn import NNLowering
+
+# Slots of the batch run in parallel; a fixed number (not the thread count) keeps the filter
+# gradient's summation order, and so its rounding, the same on every machine.
+SLOTS = 8
+# Bytes of im2col columns per chunk: big enough to give the GEMM a few hundred rows, small enough
+# that the chunk is still in L2 when the GEMM reads it back.
+COL_BYTES = 1 << 21
+
+
+class ConvLowering:
+    def __init__(self, nn: "NNLowering"):
+        self.nn = nn
+        self.fl, self.e, self.b = nn.fl, nn.e, nn.b
+
+    def c(self, v: int) -> Value:
+        return self.e.const(v, INDEX)
+
+    def view(self, buf: Value, shape) -> Value:
+        return self.b.create("loops.view", [buf], {}, [MemRefType(tuple(shape), buf.type.dtype)]).result
+
+    def subview(self, buf: Value, i: Value) -> Value:
+        t = buf.type
+        return self.b.create("loops.subview", [buf, i], {}, [MemRefType(t.shape[1:], t.dtype)]).result
+
+    def images(self, buf: Value, n0: Value, count: int) -> Value:
+        """Images n0 … n0+count-1 of an NHWC buffer, as one [count*H*W, C] view (no copy)."""
+        _, h, w, c = buf.type.shape
+        return self.view(self.subview(buf, n0), (count * h * w, c))
+
+    # the slot loop ------------------------------------------------------------------------------
+    def chunk_size(self, rows: int, kk: int, dt) -> int:
+        return max(1, COL_BYTES // max(1, rows * kk * max(dt.bits // 8, 1)))
+
+    def slots(self, n_dim, chunk: int, extents, body: Callable[[Value, Value, int], None]) -> None:
+        """body(slot, n0, count) for every chunk of every slot: slot s owns images
+        [s*per, (s+1)*per) with per = ceil(N / SLOTS), taken ``chunk`` at a time, then one by one."""
+        e, b, c = self.e, self.b, self.c
+        n = e.index_of(n_dim)
+        # Constants of the inner loops' extents made here, outside the slot loop, let the code
+        # generator see how much work the parallel loop holds (it threads only big loops).
+        for d in (chunk, *extents):
+            c(int(d))
+        per = b.op("loops.floordiv", b.op("loops.add", n, c(SLOTS - 1)), c(SLOTS))
+        ls = e.for_range(c(0), c(SLOTS), parallel=True)
+        s = ls.iv
+        start = b.op("loops.minimum", b.op("loops.mul", s, per), n)
+        end = b.op("loops.minimum", b.op("loops.add", start, per), n)
+        chunks = b.op("loops.floordiv", b.op("loops.sub", end, start), c(chunk))
+        lq = e.for_range(c(0), chunks)
+        body(s, b.op("loops.add", start, b.op("loops.mul", lq.iv, c(chunk))), chunk)
+        lq.finish([])
+        if chunk > 1:
+            lr = e.for_range(b.op("loops.add", start, b.op("loops.mul", chunks, c(chunk))), end)
+            body(s, lr.iv, 1)
+            lr.finish([])
+        ls.finish([])
+
+    # im2col and its adjoint ----------------------------------------------------------------------
+    def _im2col_loops(self, buf: Value, n0: Value, count: int, k, geoms, fn) -> None:
+        """fn(n, row, col, c, valid, ih, iw) for every (image, output position, tap, channel)."""
+        nn, b = self.nn, self.b
+        (_, oh_n, _, _, _), (_, ow_n, _, _, _) = geoms
+        c_n = buf.type.shape[3]
+
+        def body(idx):
+            t, oh, ow, i, j = idx
+            n = b.op("loops.add", n0, t)
+            ih, vh = nn.window_pos(oh, i, geoms[0])
+            iw, vw = nn.window_pos(ow, j, geoms[1])
+            valid = b.op("loops.logical_and", vh, vw)
+            row = b.op("loops.add", b.op("loops.mul", b.op("loops.add", b.op("loops.mul", t, self.c(oh_n)), oh), self.c(ow_n)), ow)
+            base = b.op("loops.mul", b.op("loops.add", b.op("loops.mul", i, self.c(k[1])), j), self.c(c_n))
+            lc = self.e.for_loop(c_n, [], parallel=True)
+            fn(n, row, b.op("loops.add", base, lc.iv), lc.iv, valid, ih, iw)
+            lc.finish([])
+
+        nn.loops([count, oh_n, ow_n, k[0], k[1]], body, parallel=False)
+
+    def im2col(self, x: Value, n0: Value, count: int, col: Value, k, geoms) -> None:
+        """col[(t*OH + oh)*OW + ow, (i*KW + j)*C + c] = x[n0 + t, oh*s + i*d - pad, …] (0 in the padding)."""
+        def fn(n, row, cidx, c, valid, ih, iw):
+            v = self.nn.masked(valid, self.b.op("loops.load", x, n, ih, iw, c), 0.0)
+            self.b.create("loops.store", [v, col, row, cidx])
+        self._im2col_loops(x, n0, count, k, geoms, fn)
+
+    def col2im(self, dcol: Value, n0: Value, count: int, dx: Value, k, geoms) -> None:
+        """dx[n, ih, iw, c] += dcol[…] over every (output, tap) that read it: the adjoint of im2col."""
+        def fn(n, row, cidx, c, valid, ih, iw):
+            v = self.b.op("loops.load", dcol, row, cidx)
+            self.nn.accumulate(dx, [n, ih, iw, c], self.nn.masked(valid, v, 0.0))
+        self._im2col_loops(dx, n0, count, k, geoms, fn)
+
+    def zero_images(self, buf: Value, n0: Value, count: int) -> None:
+        _, h, w, ch = buf.type.shape
+        zero = self.e.const(0.0, ScalarType(buf.type.dtype))
+
+        def body(idx):
+            t, i, j, cc = idx
+            self.b.create("loops.store", [zero, buf, self.b.op("loops.add", n0, t), i, j, cc])
+
+        self.nn.loops([count, h, w, ch], body, parallel=False)
+
+    # the three ops ----------------------------------------------------------------------------------
+    def _parts(self, op: Operation, x_shape, f_shape):
+        kh, kw, cin, cout = (int(d) for d in f_shape)
+        geoms = window_params(op.attributes, x_shape, (kh, kw))
+        rows = geoms[0][1] * geoms[1][1]
+        return (kh, kw), cin, cout, geoms, rows, kh * kw * cin
+
+    def _cols(self, rows: int, kk: int, dt) -> tuple[Value, int]:
+        chunk = self.chunk_size(rows, kk, dt)
+        return self.fl.new_buffer_of_type(MemRefType((SLOTS, chunk * rows, kk), dt)), chunk
+
+    def conv2d(self, op: Operation, out: Value) -> None:
+        x, f = (self.fl.buffer_of(v) for v in op.operands)
+        k, cin, cout, geoms, rows, kk = self._parts(op, x.type.shape, f.type.shape)
+        col, chunk = self._cols(rows, kk, x.type.dtype)
+        wmat = self.view(f, (kk, cout))
+
+        def run(s, n0, count):
+            cols = self.view(self.subview(col, s), (count * rows, kk))
+            self.im2col(x, n0, count, cols, k, geoms)
+            self.b.create("loops.matmul", [cols, wmat, self.images(out, n0, count)], {})
+
+        self.slots(x.type.shape[0], chunk, (geoms[0][1], geoms[1][1], k[0], k[1], cin), run)
+
+    def conv2d_backprop_input(self, op: Operation, out: Value) -> None:
+        g, f = (self.fl.buffer_of(v) for v in op.operands)
+        k, cin, cout, geoms, rows, kk = self._parts(op, out.type.shape, f.type.shape)
+        dcol, chunk = self._cols(rows, kk, g.type.dtype)
+        wmat = self.view(f, (kk, cout))
+
+        def run(s, n0, count):
+            cols = self.view(self.subview(dcol, s), (count * rows, kk))
+            self.b.create("loops.matmul", [self.images(g, n0, count), wmat, cols], {"transpose_b": True})
+            self.zero_images(out, n0, count)
+            self.col2im(cols, n0, count, out, k, geoms)
+
+        self.slots(g.type.shape[0], chunk, (geoms[0][1], geoms[1][1], k[0], k[1], cin), run)
+
+    def conv2d_backprop_filter(self, op: Operation, out: Value) -> None:
+        x, g = (self.fl.buffer_of(v) for v in op.operands)
+        k, cin, cout, geoms, rows, kk = self._parts(op, x.type.shape, out.type.shape)
+        dt = x.type.dtype
+        col, chunk = self._cols(rows, kk, dt)
+        part = self.fl.new_buffer_of_type(MemRefType((SLOTS, kk, cout), dt))
+        self.nn.zero(part)
+
+        def run(s, n0, count):
+            cols = self.view(self.subview(col, s), (count * rows, kk))
+            self.im2col(x, n0, count, cols, k, geoms)
+            self.b.create("loops.matmul", [cols, self.images(g, n0, count), self.subview(part, s)],
+                          {"transpose_a": True, "accumulate": True})
+
+        self.slots(x.type.shape[0], chunk, (geoms[0][1], geoms[1][1], k[0], k[1], cin), run)
+        dw = self.view(out, (kk, cout))
+
+        def total(idx):
+            t, co = idx
+            acc = self.b.op("loops.load", part, self.c(0), t, co)
+            for s in range(1, SLOTS):
+                acc = self.b.op("loops.add", acc, self.b.op("loops.load", part, self.c(s), t, co))
+            self.b.create("loops.store", [acc, dw, t, co])
+
+        self.nn.loops([kk, cout], total)
