@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, Sequence
 
-from .diagnostics import Location
-from .types import Type
+from .diagnostics import CompileError, Location
+from .types import DimOverflowError, Type
 
 
 class Value:
@@ -294,7 +294,10 @@ class Builder:
         opdef.check_operand_count(len(operands), loc or self.loc)
         attrs = opdef.complete_attributes(dict(attributes or {}), loc or self.loc)
         if result_types is None:
-            result_types = opdef.infer([v.type for v in operands], attrs, loc or self.loc)
+            try:
+                result_types = opdef.infer([v.type for v in operands], attrs, loc or self.loc)
+            except DimOverflowError as e:  # the result type has no location: give it the op's
+                raise CompileError(e.message, loc or self.loc) from None
         op = Operation(name, operands, result_types, attrs, regions, loc or self.loc)
         return self.insert(op)
 

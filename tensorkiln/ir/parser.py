@@ -23,6 +23,7 @@ from .types import (
     DTYPES,
     INDEX,
     Dim,
+    DimOverflowError,
     MemRefType,
     ScalarType,
     SymDim,
@@ -150,7 +151,7 @@ class _Builder:
         try:
             return parse_type_text(str(tok), self.anon)
         except ValueError as e:
-            raise self.err(str(e), tok) from None
+            raise self.err(getattr(e, "message", str(e)), tok) from None
 
     def module(self, tree: Tree) -> Module:
         m = Module()
@@ -221,7 +222,10 @@ class _Builder:
                 raise CompileError("return types do not match its operands", loc)
             result_types: list[Type] = []
         elif opdef.can_infer():
-            result_types = opdef.infer([v.type for v in vals], attrs, loc)
+            try:
+                result_types = opdef.infer([v.type for v in vals], attrs, loc)
+            except DimOverflowError as e:  # raised by the result type, which has no location
+                raise CompileError(e.message, loc) from None
             if written and written != result_types:
                 raise CompileError(
                     f"'{name}' is written as returning {', '.join(map(str, written))} but its operands give "

@@ -4,6 +4,10 @@ This module owns every type that can appear on an IR value and its text spelling
 either a Python ``int`` or a :class:`SymDim`: a polynomial with integer coefficients over named
 symbols (``N``, ``B``, ``N*784``, ``N+M``), so that reshapes and concats of symbolic shapes stay exact
 and the runtime can size every buffer from the symbols bound at call time.
+
+Native code indexes and sizes buffers with 64-bit integers, so a tensor or memref type whose static
+dims (the nonzero ones, as numpy counts) times its element size exceed ``INT64_MAX`` bytes is refused
+when the type is made (:class:`DimOverflowError`); symbolic dims are checked when they are bound.
 """
 from __future__ import annotations
 
@@ -13,7 +17,26 @@ from typing import Iterable, Mapping, Union
 
 import numpy as np
 
-# --------------------------------------------------------------------------- dtypes
+from .diagnostics import CompileError
+
+INT64_MAX = (1 << 63) - 1
+
+
+class DimOverflowError(CompileError, ValueError):
+    """A shape whose byte size does not fit in int64 (a CompileError for the front ends, a
+    ValueError for code that builds types from user numbers)."""
+
+
+def check_static_size(shape: Iterable["Dim"], itemsize: int, what: str) -> None:
+    """Raise DimOverflowError when the static dims of ``shape`` (zeros skipped) times ``itemsize``
+    bytes do not fit in int64; symbolic dims count as 1 here."""
+    n = 1
+    for d in shape:
+        if type(d) is int and d > 1:
+            n *= d
+    if n * max(itemsize, 1) > INT64_MAX:
+        raise DimOverflowError(f"{what} is too large: {n} elements of {max(itemsize, 1)} byte(s) overflow int64 "
+                               "sizes (at most 2**63 - 1 bytes)")
 
 
 @dataclass(frozen=True)
@@ -296,6 +319,9 @@ class TensorType(Type):
     shape: tuple[Dim, ...]
     dtype: DType
 
+    def __post_init__(self) -> None:
+        check_static_size(self.shape, self.dtype.bits // 8, _shape_str("tensor", self.shape, self.dtype))
+
     def __str__(self) -> str:
         return _shape_str("tensor", self.shape, self.dtype)
 
@@ -324,6 +350,9 @@ class MemRefType(Type):
 
     shape: tuple[Dim, ...]
     dtype: DType
+
+    def __post_init__(self) -> None:
+        check_static_size(self.shape, self.dtype.bits // 8, _shape_str("memref", self.shape, self.dtype))
 
     def __str__(self) -> str:
         return _shape_str("memref", self.shape, self.dtype)

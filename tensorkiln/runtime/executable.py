@@ -15,10 +15,14 @@ import numpy as np
 
 from ..ir.types import DType, Dim, SymDim, TensorType, dim_str
 
-ERROR_CODES = {1: "a dimension is negative", 2: "out of memory allocating a temporary buffer",
+ERROR_CODES = {1: "a dimension is negative",
+               2: "out of memory allocating a temporary buffer (or its size overflows int64)",
                3: "an index was out of bounds (bounds-checked build)"}
-# Buffers beyond this many bytes are refused before the call: their size arithmetic could overflow.
+# Outputs beyond this many bytes are refused before the call (no machine holds them anyway).
 MAX_BUFFER_BYTES = 1 << 48
+# Native code sizes, strides and loop bounds are int64: a shape whose dims, zeros counted as 1
+# (numpy's rule), times the element size exceed this is refused, even when it has no elements.
+INT64_MAX = (1 << 63) - 1
 
 
 class ShapeError(ValueError):
@@ -140,13 +144,18 @@ class NativeFunction:
             got = (tuple(env[s] for s in self.symbols),
                    [tuple(d if isinstance(d, int) else d.evaluate(env) for d in s.type.shape) for s in self.outputs])
             for spec, shape in zip(self.outputs, got[1]):
-                n = 1
+                # Python ints: the products here cannot wrap, so they are checked exactly, once per shape
+                n, bound = 1, spec.dtype.np_dtype.itemsize
                 for d in shape:
                     if d < 0:
                         raise ShapeError(f"output '{spec.name}' would have a negative dim {shape}")
                     n *= d
+                    bound *= d or 1
+                if bound > INT64_MAX:
+                    raise ShapeError(f"output '{spec.name}' of shape {shape} is too large: its size overflows int64 "
+                                     "(out of memory)")
                 if n * spec.dtype.np_dtype.itemsize > MAX_BUFFER_BYTES:
-                    raise ShapeError(f"output '{spec.name}' of shape {shape} is too large to allocate")
+                    raise ShapeError(f"output '{spec.name}' of shape {shape} is too large to allocate (out of memory)")
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans.clear()
             self._plans[shapes] = got

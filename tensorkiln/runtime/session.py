@@ -329,7 +329,12 @@ class _Runner:
                         getattr(node.owner, "node_def", None), node.owner,
                         f"Attempting to use uninitialized value {node.name}")
                 shape, dt = node.output_types[0]
-                buf = pending[node] = np.empty(shape, dtype=dt.np_dtype)
+                try:
+                    buf = pending[node] = np.empty(shape, dtype=dt.np_dtype)
+                except MemoryError:
+                    raise errors.ResourceExhaustedError(
+                        getattr(node.owner, "node_def", None), node.owner,
+                        f"OOM allocating variable {node.name} of shape {tuple(shape)}") from None
             args.append(buf)
         return args, pending
 
@@ -364,10 +369,14 @@ class _Runner:
             try:
                 outs = self.fn.call(args)
             except ShapeError as e:
-                raise errors.InvalidArgumentError(None, None, f"{self.sig.name}: {e}") from None
+                cls = errors.ResourceExhaustedError if "out of memory" in str(e) else errors.InvalidArgumentError
+                raise cls(None, None, f"{self.sig.name}: {e}") from None
+            except MemoryError as e:  # numpy could not allocate an output
+                raise errors.ResourceExhaustedError(None, None, f"{self.sig.name}: OOM allocating an output: {e}") from None
             except (ValueError, RuntimeError) as e:
                 cls = errors.ResourceExhaustedError if "memory" in str(e) else errors.InvalidArgumentError
-                raise cls(None, None, f"{self.sig.name}: {e}") from None
+                text = str(e)  # the native function's errors already start with its name
+                raise cls(None, None, text if text.startswith(self.sig.name) else f"{self.sig.name}: {text}") from None
             if pending:
                 sess._variables.update(pending)
         finally:
@@ -503,7 +512,10 @@ class Session:
         if n > len(self._iota_buf):
             with self._plan_lock:
                 if n > len(self._iota_buf):
-                    self._iota_buf = np.arange(max(n, 2 * len(self._iota_buf)), dtype=np.int64)
+                    try:
+                        self._iota_buf = np.arange(max(n, 2 * len(self._iota_buf)), dtype=np.int64)
+                    except MemoryError:
+                        raise errors.ResourceExhaustedError(None, None, f"OOM allocating an index vector of {n} elements") from None
         return self._iota_buf[:n]
 
     # -- lifetime -------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Each loops function becomes ``i32 NAME(i64 d0, …, ptr in0, …, ptr out0, …)`` — the C ABI of
 DESIGN.md: symbolic dims first (in order of first appearance in the arguments), then the buffers.
-It returns 0 on success, 1 for a negative dim and 2 when a temporary cannot be allocated. Buffers are
+It returns 0 on success, 1 for a negative dim and 2 when a temporary cannot be allocated (malloc fails,
+or its size computed from the dims overflows int64, checked before calling malloc). Buffers are
 row-major; a load or store linearises its index with strides derived from the (symbolic) dims.
 Scalar ops map onto LLVM instructions and intrinsics that vectorize; transcendental functions come
 from :mod:`.vecmath` (polynomials, no libm calls), so LLVM's loop vectorizer turns the inner loops
@@ -105,6 +106,38 @@ class FunctionCodegen:
             total = term if total is None else self.b.add(total, term)
         return total if total is not None else ir.Constant(I64, 0)
 
+    def _checked(self, op: str, x: ir.Value, y: ir.Value, overflow: ir.Value) -> tuple[ir.Value, ir.Value]:
+        r = getattr(self.b, op + "_with_overflow")(x, y)
+        return self.b.extract_value(r, 0), self.b.or_(overflow, self.b.extract_value(r, 1))
+
+    def checked_dim(self, d: Dim, overflow: ir.Value) -> tuple[ir.Value, ir.Value]:
+        """``dim(d)`` and ``overflow`` or-ed with whether evaluating it overflowed int64."""
+        if isinstance(d, int):
+            return ir.Constant(I64, d), overflow
+        total: ir.Value | None = None
+        for mono, c in d.terms:
+            term: ir.Value = ir.Constant(I64, c)
+            for s in mono:
+                term, overflow = self._checked("smul", term, self.sym_values[s], overflow)
+            total, overflow = (term, overflow) if total is None else self._checked("sadd", total, term, overflow)
+        return (total if total is not None else ir.Constant(I64, 0)), overflow
+
+    def alloc_size(self, t: MemRefType) -> tuple[ir.Value, ir.Value]:
+        """(bytes, invalid) for a temporary: ``invalid`` when a dim is negative or when the dims,
+        zeros counted as 1 (numpy's rule, which also bounds every stride and loop trip count), times
+        the element size overflow int64. Symbolic dims make this a run-time check."""
+        b = self.b
+        bad: ir.Value = ir.Constant(I1, 0)
+        item = ir.Constant(I64, max(t.dtype.bits // 8, 1))
+        bound, size = item, item
+        for d in t.shape:
+            v, bad = self.checked_dim(d, bad)
+            bad = b.or_(bad, b.icmp_signed("<", v, ir.Constant(I64, 0)))
+            nonzero = b.select(b.icmp_signed("==", v, ir.Constant(I64, 0)), ir.Constant(I64, 1), v)
+            bound, bad = self._checked("smul", bound, nonzero, bad)
+            size = b.mul(size, v)  # no larger than ``bound`` unless ``bad``
+        return size, bad
+
     def bind_buffer(self, v: Value, ptr: ir.Value) -> None:
         t: MemRefType = v.type  # type: ignore[assignment]
         dims = [self.dim(d) for d in t.shape]
@@ -202,12 +235,16 @@ class FunctionCodegen:
 
     def op_alloc(self, op: Operation) -> None:
         t: MemRefType = op.result.type  # type: ignore[assignment]
-        size = self.b.mul(self.dim(t.num_elements()), ir.Constant(I64, max(t.dtype.bits // 8, 1)))
+        size, invalid = self.alloc_size(t)
+        fail = self.fn.append_basic_block("alloc_failed")
+        sized = self.fn.append_basic_block("alloc_sized")
+        ok = self.fn.append_basic_block("alloc_ok")
+        # a size that wrapped around would make malloc hand back too small a buffer: refuse it
+        self.b.cbranch(invalid, fail, sized)
+        self.b.position_at_end(sized)
         # malloc(0) may return NULL legitimately; ask for at least one byte.
         size = self.b.select(self.b.icmp_signed("==", size, ir.Constant(I64, 0)), ir.Constant(I64, 1), size)
         ptr = self.b.call(self._libc("malloc", PTR, [I64]), [size])
-        fail = self.fn.append_basic_block("alloc_failed")
-        ok = self.fn.append_basic_block("alloc_ok")
         self.b.cbranch(self.b.icmp_unsigned("==", ptr, ir.Constant(PTR, None)), fail, ok)
         self.b.position_at_end(fail)
         for prev in self.allocs:

@@ -46,7 +46,7 @@ from lark.exceptions import UnexpectedInput
 from ...ir.core import Builder, Function, Module, Value
 from ...ir.diagnostics import CompileError, Location, location_in
 from ...ir.dialects.graph import ShapeMismatch, broadcast_shapes
-from ...ir.types import DTYPES, Dim, DType, SymDim, TensorType, dim_add, dim_mul, f32, fresh_anonymous_dim, i1, i64
+from ...ir.types import DTYPES, Dim, DimOverflowError, DType, SymDim, TensorType, dim_add, dim_mul, f32, fresh_anonymous_dim, i1, i64
 
 def parse_dsl(text: str, file: str = "<string>") -> Module:
     """Parse DSL source into a Module of graph-dialect functions; raises CompileError."""
@@ -145,7 +145,10 @@ class _Elaborator:
         if str(dtok) not in DTYPES:
             raise self.err(f"unknown dtype '{dtok}' (known: {', '.join(DTYPES)})", dtok)
         out = tuple(self.dim(d, dims, param) for d in _kids(shape)) if shape is not None else ()
-        return TensorType(out, DTYPES[str(dtok)])
+        try:
+            return TensorType(out, DTYPES[str(dtok)])
+        except DimOverflowError as e:
+            raise self.err(e.message, node) from None
 
     def dim(self, node: Tree, dims: dict[str, SymDim], param: bool) -> Dim:
         kind, tok = node.data, node.children[0]

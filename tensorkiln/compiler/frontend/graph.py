@@ -40,7 +40,7 @@ import numpy as np
 from ...ir.core import Builder, Function, Value
 from ...ir.diagnostics import CompileError
 from ...ir.dialects.graph import ShapeMismatch
-from ...ir.types import DType, Dim, SymDim, TensorType, i64
+from ...ir.types import DimOverflowError, DType, Dim, SymDim, TensorType, i64
 
 StaticShape = "tuple[int | None, ...] | None"
 BuildFn = Callable[["LoweringContext", list[Value]], Sequence[Value]]
@@ -336,6 +336,13 @@ def lower_signature(
         raise GraphLoweringError(f"incompatible shapes: {e.message}", getattr(e, "node", None)) from None
 
 
+def _arg_type(shape: Sequence[Dim], dtype: DType, node: GraphNode) -> TensorType:
+    try:
+        return _ir_type(shape, dtype)
+    except DimOverflowError as e:
+        raise GraphLoweringError(f"cannot compile '{node.name}': {e.message}", node) from None
+
+
 def _arg_name(text: str, used: set[str]) -> str:
     base = "".join(c if c.isalnum() or c == "_" else "_" for c in text) or "arg"
     if not (base[0].isalpha() or base[0] == "_"):
@@ -356,7 +363,7 @@ class _Lowering:
         self.used_names: set[str] = set()
         self.feed_args: dict[Tensor, Value] = {}
         for (node, idx), dims in zip(feeds, feed_dims):
-            t = _ir_type([u.resolve(d) for d in dims], node.output_types[idx][1])
+            t = _arg_type([u.resolve(d) for d in dims], node.output_types[idx][1], node)
             label = node.name if idx == 0 else f"{node.name}_{idx}"
             self.feed_args[(node, idx)] = self.func.body.add_arg(t, _arg_name(label, self.used_names))
         self.variables = [n for n in nodes if n.kind == "variable"]
@@ -365,7 +372,7 @@ class _Lowering:
             shape, dt = v.output_types[0]
             if shape is None or any(d is None for d in shape):
                 raise GraphLoweringError(f"variable '{v.name}' needs a fully defined shape, got {shape}", v)
-            self.var_args[id(v)] = self.func.body.add_arg(_ir_type(shape, dt), _arg_name(v.name, self.used_names))
+            self.var_args[id(v)] = self.func.body.add_arg(_arg_type(shape, dt, v), _arg_name(v.name, self.used_names))
         self.reads_entry = {id(v): False for v in self.variables}
         self.hidden: list[tuple[str, Any]] = []
         self.state_args: dict[int, Value] = {}
