@@ -325,9 +325,15 @@ class _Builder:
                 raw = _unquote(str(body.children[0]))
                 if not raw.startswith("0x"):
                     raise self.err("dense string must be hex starting with 0x", where)
-                arr = np.frombuffer(bytes.fromhex(raw[2:]), dtype=npdt.newbyteorder("<")).astype(npdt)
+                try:
+                    arr = np.frombuffer(bytes.fromhex(raw[2:]), dtype=npdt.newbyteorder("<")).astype(npdt)
+                except ValueError as e:  # odd digits, or a byte count that is no whole number of elements
+                    raise self.err(f"bad hex data for {ty}: {e}", where) from None
             else:
-                arr = np.array(self.attr_value(body, "dense_elem", where), dtype=npdt)
+                try:
+                    arr = np.array(self.attr_value(body, "dense_elem", where), dtype=npdt)
+                except (OverflowError, ValueError) as e:
+                    raise self.err(f"dense value does not fit {ty}: {e}", where) from None
                 if arr.ndim == 0:  # a splat, as in MLIR: one value for every element
                     arr = np.full(shape, arr, dtype=npdt)
             try:

@@ -37,7 +37,7 @@ literal, ``return``); every error is a :class:`CompileError` with file, line, co
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from lark import Token, Tree
@@ -194,7 +194,7 @@ class _Elaborator:
             if st.data == "ret":
                 ret = st
             else:
-                self.assign(st, scope)
+                self.nested(st, lambda st=st: self.assign(st, scope))
         if ret is None:
             raise self.err(f"function '{sig.name}' has no return statement", rbrace)
         ret_tok, *exprs = _kids(ret)
@@ -203,11 +203,18 @@ class _Elaborator:
             raise self.err(f"'{sig.name}' returns {len(exprs)} value(s) but is declared to return {len(declared)}", ret_tok)
         values = []
         for e, want in zip(exprs, declared):
-            v = self.value(e, scope, want.dtype)
+            v = self.nested(e, lambda e=e, want=want: self.value(e, scope, want.dtype))
             if not _matches(want, v.type):
                 raise self.err(f"'{sig.name}' returns {type_str(v.type)} but is declared to return {type_str(want)}", e)
             values.append(v)
         return values, ret_tok
+
+    def nested(self, node: Tree, elaborate: Callable[[], Any]) -> Any:
+        """``elaborate()``; an expression too deep for Python's recursion is a CompileError here."""
+        try:
+            return elaborate()
+        except RecursionError:
+            raise self.err("expression is nested too deeply (split it into several statements)", node) from None
 
     def assign(self, st: Tree, scope: _Scope) -> None:
         targets, expr = st.children
@@ -300,7 +307,11 @@ class _Elaborator:
             info = np.iinfo(dt.np_dtype)
             if any(not info.min <= x <= info.max for x in _leaves(lit.value)):
                 raise self.err(f"integer literal {self.src(lit.node)} is out of range for {dt}", lit.node)
-        return self.emit("graph.constant", [], {"value": np.array(lit.value, dtype=dt.np_dtype)}, lit.node, "constant")
+        try:
+            value = np.array(lit.value, dtype=dt.np_dtype)
+        except OverflowError:  # an integer literal beyond the float range
+            raise self.err(f"literal {self.src(lit.node)} is out of range for {dt}", lit.node) from None
+        return self.emit("graph.constant", [], {"value": value}, lit.node, "constant")
 
     def emit(self, opname: str, operands: list[Value], attrs: dict[str, Any], node: Node, shown: str) -> Value:
         """Create one op at ``node``'s location; IR errors are re-worded with the DSL's name."""
