@@ -415,6 +415,7 @@ def gemm_function(module: ir.Module, elem: ir.Type, features: str, internal: boo
     narrow = GemmConfig(vl=wide.vl, mr=wide.mr, nv=1, kc=wide.kc, mc_tiles=wide.mc_tiles, nc_tiles=wide.nc_tiles * 2)
     d_wide = _driver(module, elem, wide, f"f{bits}.nr{wide.nr}")
     d_narrow = _driver(module, elem, narrow, f"f{bits}.nr{narrow.nr}")
+    from .gemm_skinny import skinny_gemm
     f = ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=name)
     if internal:
         f.linkage = "internal"
@@ -422,7 +423,7 @@ def gemm_function(module: ir.Module, elem: ir.Type, features: str, internal: boo
     is_narrow = b.icmp_signed("<=", f.args[1], ir.Constant(I64, narrow.nr))
     with b.if_else(is_narrow) as (then, otherwise):
         with then:
-            b.call(d_narrow, list(f.args))
+            b.call(skinny_gemm(module, elem, narrow, d_narrow), list(f.args))
         with otherwise:
             b.call(d_wide, list(f.args))
     b.ret_void()

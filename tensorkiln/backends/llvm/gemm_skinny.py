@@ -1,0 +1,266 @@
+"""GEMMs with a narrow output (N of a few columns: a classifier's 10 logits, a GEMV's 1).
+
+The blocked GEMM vectorizes along N; with N = 10 on 16-lane vectors most lanes are wasted and N
+cannot be split across threads. Two layouts fix that by vectorizing along another dimension:
+
+* **dot** (A's rows contiguous, ``csa == 1``, as in ``x @ W``): each ``C[i, j]`` is a dot product
+  along K. B's few columns are first copied into contiguous, zero-padded rows (``N × Kp``); an
+  ``R × CC`` block of outputs keeps ``R·CC`` vector accumulators, so each step loads ``R + CC``
+  vectors for ``R·CC`` FMAs, and lanes are summed once at the end.
+* **outer** (A's columns contiguous, ``rsa == 1``, as in ``xᵀ @ g`` for a weight gradient): vectors
+  run along M; each step loads ``V`` vectors of A's column k and broadcasts ``CC`` scalars of B's
+  row k. The ``V·vl × CC`` block is stored through a small stack tile, element by element, since
+  C's column is strided.
+
+Both split M into blocks that run on the thread pool when the product is large enough. Edges use
+masked loads (dot: the K tail; outer: the M tail) and clamped column indices, and only valid
+outputs are stored.
+"""
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from .gemm import GEMM_ARGS, GemmConfig, _declare, _Gen
+
+I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+PTR = ir.PointerType()
+
+
+def _tname(elem) -> str:
+    return "f32" if isinstance(elem, ir.FloatType) else "f64"
+
+
+def _splat(b: ir.IRBuilder, vt: ir.VectorType, x: ir.Value) -> ir.Value:
+    undef = ir.Constant(vt, ir.Undefined)
+    return b.shuffle_vector(b.insert_element(undef, x, ir.Constant(I32, 0)), undef,
+                            ir.Constant(ir.VectorType(I32, vt.count), [0] * vt.count))
+
+
+def _lane_mask(b: ir.IRBuilder, vl: int, valid: ir.Value) -> ir.Value:
+    """Lanes ``0 … valid-1`` on."""
+    it = ir.VectorType(I64, vl)
+    return b.icmp_signed("<", ir.Constant(it, list(range(vl))), _splat(b, it, valid))
+
+
+def _fields(b: ir.IRBuilder, ctx: ir.Value, names: tuple[str, ...], ptrs: tuple[str, ...]) -> dict[str, ir.Value]:
+    st = ir.LiteralStructType([PTR if n in ptrs else I64 for n in names])
+    return {n: b.load(b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=st),
+                      typ=PTR if n in ptrs else I64) for i, n in enumerate(names)}
+
+
+def _store_fields(g: _Gen, values: dict[str, ir.Value], names: tuple[str, ...], ptrs: tuple[str, ...]) -> ir.Value:
+    from .parallel import opaque
+
+    st = ir.LiteralStructType([PTR if n in ptrs else I64 for n in names])
+    ctx = opaque(g.b, g.alloca(st, "ctx"))
+    for i, n in enumerate(names):
+        g.b.store(values[n], g.b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=st))
+    return ctx
+
+
+# Threads pay off from a few microseconds of work: waking a spinning pool worker costs ~1 µs.
+SKINNY_PARALLEL_MIN_MACS = 1 << 18
+
+_DOT = ("M", "N", "K", "Kp", "A", "rsa", "Bt", "C", "ldc", "acc")
+_DOT_PTRS = ("A", "Bt", "C")
+
+
+def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int) -> ir.Function:
+    """``body(ctx, lo, hi)``: row blocks ``[lo, hi)`` of R rows, every column group of CC."""
+    from .parallel import BODY_TYPE
+
+    t = _tname(elem)
+    f = ir.Function(module, BODY_TYPE, name=f"tk.gemm.dot.{t}")
+    f.linkage = "internal"
+    ctx, lo, hi = f.args
+    g = _Gen(f, elem)
+    b = g.b
+    v = _fields(b, ctx, _DOT, _DOT_PTRS)
+    vt = ir.VectorType(elem, vl)
+    fma = _declare(module, f"llvm.fma.v{vl}{t}", vt, [vt, vt, vt])
+    mload = _declare(module, f"llvm.masked.load.v{vl}{t}.p0", vt, [PTR, I32, ir.VectorType(I1, vl), vt])
+    hsum = _declare(module, f"llvm.vector.reduce.fadd.v{vl}{t}", elem, [elem, vt])
+    zero_v = ir.Constant(vt, [0.0] * vl)
+    accs = [[g.alloca(vt, f"acc{r}_{c}") for c in range(CC)] for r in range(R)]
+    K, Kp, M, N = v["K"], v["Kp"], v["M"], v["N"]
+    kfull = b.mul(b.sdiv(K, g.i(vl)), g.i(vl))
+    tail = b.sub(K, kfull)
+    tail_mask = _lane_mask(b, vl, tail)
+    with g.loop(lo, hi, name="blk") as blk:
+        i0 = b.mul(blk, g.i(R))
+        rows = g.imin(b.sub(M, i0), g.i(R))
+        # Rows past the edge re-read the last valid row; their sums are never stored.
+        arow = [g.gep(v["A"], b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), v["rsa"])) for r in range(R)]
+        with g.loop(0, N, CC, name="jg") as j0:
+            cols = g.imin(b.sub(N, j0), g.i(CC))
+            brow = [g.gep(v["Bt"], b.mul(b.add(j0, g.imin(g.i(c), b.sub(cols, g.i(1)))), Kp)) for c in range(CC)]
+            for row in accs:
+                for a in row:
+                    b.store(zero_v, a)
+
+            def step(k, masked: bool):
+                if masked:
+                    av = [b.call(mload, [g.gep(p, k), ir.Constant(I32, 1), tail_mask, zero_v]) for p in arow]
+                else:
+                    av = [b.load(g.gep(p, k), typ=vt, align=1) for p in arow]
+                bv = [b.load(g.gep(p, k), typ=vt, align=1) for p in brow]  # Bt is zero-padded to Kp
+                for r in range(R):
+                    for c in range(CC):
+                        b.store(b.call(fma, [av[r], bv[c], b.load(accs[r][c])]), accs[r][c])
+
+            with g.loop(0, kfull, vl, name="kv") as k:
+                step(k, False)
+            with b.if_then(b.icmp_signed(">", tail, g.i(0))):
+                step(kfull, True)
+            accumulate = b.icmp_signed("!=", v["acc"], g.i(0))
+            for r in range(R):
+                for c in range(CC):
+                    with b.if_then(b.and_(b.icmp_signed("<", g.i(r), rows), b.icmp_signed("<", g.i(c), cols))):
+                        s = b.call(hsum, [ir.Constant(elem, 0.0), b.load(accs[r][c])], fastmath=("reassoc",))
+                        dst = g.gep(v["C"], b.add(b.mul(b.add(i0, g.i(r)), v["ldc"]), b.add(j0, g.i(c))))
+                        b.store(b.select(accumulate, b.fadd(g.ld(dst), s), s), dst)
+    b.ret_void()
+    return f
+
+
+_OUTER = ("M", "N", "K", "A", "csa", "B", "rsb", "csb", "C", "ldc", "acc")
+_OUTER_PTRS = ("A", "B", "C")
+
+
+def _outer_body(module: ir.Module, elem, vl: int, V: int, CC: int) -> ir.Function:
+    """``body(ctx, lo, hi)``: blocks ``[lo, hi)`` of V·vl rows, every column group of CC."""
+    from .parallel import BODY_TYPE, opaque
+
+    t = _tname(elem)
+    f = ir.Function(module, BODY_TYPE, name=f"tk.gemm.outer.{t}")
+    f.linkage = "internal"
+    ctx, lo, hi = f.args
+    g = _Gen(f, elem)
+    b = g.b
+    v = _fields(b, ctx, _OUTER, _OUTER_PTRS)
+    vt = ir.VectorType(elem, vl)
+    fma = _declare(module, f"llvm.fma.v{vl}{t}", vt, [vt, vt, vt])
+    mload = _declare(module, f"llvm.masked.load.v{vl}{t}.p0", vt, [PTR, I32, ir.VectorType(I1, vl), vt])
+    zero_v = ir.Constant(vt, [0.0] * vl)
+    accs = [[g.alloca(vt, f"acc{q}_{c}") for c in range(CC)] for q in range(V)]
+    tile_t = ir.ArrayType(elem, V * vl * CC)
+    tile = opaque(b, g.alloca(tile_t, "tile"))
+    M, N, K = v["M"], v["N"], v["K"]
+    rows_per = V * vl
+    accumulate = b.icmp_signed("!=", v["acc"], g.i(0))
+    with g.loop(lo, hi, name="blk") as blk:
+        i0 = b.mul(blk, g.i(rows_per))
+        rows = g.imin(b.sub(M, i0), g.i(rows_per))
+        full = b.icmp_signed("==", rows, g.i(rows_per))
+        masks = [_lane_mask(b, vl, b.sub(rows, g.i(q * vl))) for q in range(V)]
+        with g.loop(0, N, CC, name="jg") as j0:
+            cols = g.imin(b.sub(N, j0), g.i(CC))
+            bcol = [b.mul(b.add(j0, g.imin(g.i(c), b.sub(cols, g.i(1)))), v["csb"]) for c in range(CC)]
+            for row in accs:
+                for a in row:
+                    b.store(zero_v, a)
+
+            def body(masked: bool):
+                with g.loop(0, K, name="k") as k:
+                    acol = g.gep(v["A"], b.add(i0, b.mul(k, v["csa"])))
+                    if masked:
+                        av = [b.call(mload, [g.gep(acol, g.i(q * vl)), ir.Constant(I32, 1), masks[q], zero_v]) for q in range(V)]
+                    else:
+                        av = [b.load(g.gep(acol, g.i(q * vl)), typ=vt, align=1) for q in range(V)]
+                    brow = b.mul(k, v["rsb"])
+                    for c in range(CC):
+                        bv = _splat(b, vt, g.ld(g.gep(v["B"], b.add(brow, bcol[c]))))
+                        for q in range(V):
+                            b.store(b.call(fma, [av[q], bv, b.load(accs[q][c])]), accs[q][c])
+
+            with b.if_else(full) as (then, otherwise):
+                with then:
+                    body(False)
+                with otherwise:
+                    body(True)
+            for q in range(V):
+                for c in range(CC):
+                    b.store(b.load(accs[q][c]), b.gep(tile, [g.i(0), g.i((c * V + q) * vl)], inbounds=True, source_etype=tile_t), align=1)
+            def write_back(add: bool):
+                with g.loop(0, rows, name="r") as r:
+                    crow = g.gep(v["C"], b.add(b.mul(b.add(i0, r), v["ldc"]), j0))
+                    with g.loop(0, cols, name="c") as c:
+                        s = g.ld(b.gep(tile, [g.i(0), b.add(b.mul(c, g.i(rows_per)), r)], inbounds=True, source_etype=tile_t))
+                        dst = g.gep(crow, c)
+                        b.store(b.fadd(g.ld(dst), s) if add else s, dst)
+
+            with b.if_else(accumulate) as (then, otherwise):
+                with then:
+                    write_back(True)
+                with otherwise:
+                    write_back(False)
+    b.ret_void()
+    return f
+
+
+def skinny_shapes(cfg: GemmConfig) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(R, CC) for dot and (V, CC) for outer: about 20 accumulators with 32 vector registers
+    (AVX-512), about 8 with 16."""
+    return ((4, 5), (4, 5)) if cfg.mr >= 8 else ((2, 4), (2, 4))
+
+
+def skinny_gemm(module: ir.Module, elem, cfg: GemmConfig, narrow_driver: ir.Function) -> ir.Function:
+    """``tk.gemm.skinny.T`` with the GEMM arguments: dot when A's rows are contiguous, outer when
+    its columns are, else ``narrow_driver`` (the blocked GEMM with the narrow tile)."""
+    from .parallel import parallel_for
+
+    t = _tname(elem)
+    vl = cfg.vl
+    (R, CCd), (V, CCo) = skinny_shapes(cfg)
+    dot, outer = _dot_body(module, elem, vl, R, CCd), _outer_body(module, elem, vl, V, CCo)
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=f"tk.gemm.skinny.{t}")
+    f.linkage = "internal"
+    M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, max_threads = f.args
+    g = _Gen(f, elem)
+    b = g.b
+    pfor = parallel_for(module)
+    big = b.icmp_signed(">=", b.mul(b.mul(M, N), K), g.i(SKINNY_PARALLEL_MIN_MACS))
+    nthreads = b.select(big, max_threads, g.i(1))
+    acc = b.zext(accumulate, I64)
+    use_dot = b.and_(b.icmp_signed("==", csa, g.i(1)), b.icmp_signed(">=", K, g.i(vl)))
+    use_outer = b.and_(b.icmp_signed("==", rsa, g.i(1)), b.icmp_signed(">=", M, g.i(vl)))
+    d_bb, o_bb, n_bb, done = (f.append_basic_block(n) for n in ("dot", "outer.check", "narrow", "done"))
+    outer_bb = f.append_basic_block("outer")
+    b.cbranch(use_dot, d_bb, o_bb)
+
+    b.position_at_end(d_bb)
+    malloc = _declare(module, "aligned_alloc", PTR, [I64, I64])
+    free = _declare(module, "free", ir.VoidType(), [PTR])
+    Kp = b.mul(b.sdiv(b.add(K, g.i(vl - 1)), g.i(vl)), g.i(vl))
+    esize = 4 if t == "f32" else 8
+    bt = b.call(malloc, [g.i(64), b.and_(b.add(b.mul(b.mul(N, Kp), g.i(esize)), g.i(63)), g.i(~63))])
+    # Bt[j, k] = B[k, j], zero for K <= k < Kp. Rows of B are read in order (each is a few
+    # contiguous elements), and the few columns are written as parallel streams.
+    with g.loop(0, N, name="pj") as j:
+        src = g.gep(B, b.mul(j, csb))
+        dst = g.gep(bt, b.mul(j, Kp))
+        with g.loop(0, K, name="pk") as k:
+            b.store(g.ld(g.gep(src, b.mul(k, rsb))), g.gep(dst, k))
+    with g.loop(0, N, name="zj") as j:
+        with g.loop(K, Kp, name="zk") as k:
+            b.store(ir.Constant(elem, 0.0), g.gep(bt, b.add(b.mul(j, Kp), k)))
+    ctx = _store_fields(g, {"M": M, "N": N, "K": K, "Kp": Kp, "A": A, "rsa": rsa, "Bt": bt, "C": C, "ldc": ldc,
+                            "acc": acc}, _DOT, _DOT_PTRS)
+    b.call(pfor, [dot, ctx, b.sdiv(b.add(M, g.i(R - 1)), g.i(R)), nthreads])
+    b.call(free, [bt])
+    b.branch(done)
+
+    b.position_at_end(o_bb)
+    b.cbranch(use_outer, outer_bb, n_bb)
+    b.position_at_end(outer_bb)
+    octx = _store_fields(g, {"M": M, "N": N, "K": K, "A": A, "csa": csa, "B": B, "rsb": rsb, "csb": csb, "C": C,
+                             "ldc": ldc, "acc": acc}, _OUTER, _OUTER_PTRS)
+    b.call(pfor, [outer, octx, b.sdiv(b.add(M, g.i(V * vl - 1)), g.i(V * vl)), nthreads])
+    b.branch(done)
+
+    b.position_at_end(n_bb)
+    b.call(narrow_driver, list(f.args))
+    b.branch(done)
+    b.position_at_end(done)
+    b.ret_void()
+    return f
