@@ -384,12 +384,23 @@ class FunctionCodegen:
                 captured.append(v)
         fields: list[tuple[int, str, int]] = []  # (value id, "value" | "stride", stride index)
         types: list[ir.Type] = []
+        # Constants (static dims, strides of static shapes) stay constants in the body: loaded
+        # from the context they would hide trip counts and strides from LLVM's vectorizer.
+        consts: dict[int, ir.Constant] = {}
+        const_strides: dict[int, list] = {}
         for v in captured:
-            fields.append((id(v), "value", 0))
-            types.append(self.values[id(v)].type)
+            val = self.values[id(v)]
+            if isinstance(val, ir.Constant):
+                consts[id(v)] = val
+            else:
+                fields.append((id(v), "value", 0))
+                types.append(val.type)
             for k, st in enumerate(self.strides.get(id(v), [])):
-                fields.append((id(v), "stride", k))
-                types.append(I64)
+                if isinstance(st, ir.Constant):
+                    const_strides.setdefault(id(v), {})[k] = st
+                else:
+                    fields.append((id(v), "stride", k))
+                    types.append(I64)
         for name in self.symbols:  # dims evaluated inside the body read the symbols
             fields.append((0, "sym:" + name, 0))
             types.append(I64)
@@ -402,17 +413,19 @@ class FunctionCodegen:
         self.fn = body_fn
         self.b = ir.IRBuilder(body_fn.append_basic_block("entry"))
         ctx, c_lo, c_hi = body_fn.args
-        self.values, self.strides, self.sym_values = {}, {}, {}
+        self.values, self.strides, self.sym_values = dict(consts), {}, {}
+        loaded_strides: dict[int, dict[int, ir.Value]] = {}
         for k, ((vid, kind, idx), t) in enumerate(zip(fields, types)):
             val = self.b.load(self.b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True, source_etype=ctx_t), typ=t)
             if kind == "value":
                 self.values[vid] = val
-                if vid in parent[3]:
-                    self.strides[vid] = []  # a buffer: its strides (none for rank 0) follow
             elif kind == "stride":
-                self.strides.setdefault(vid, []).append(val)
+                loaded_strides.setdefault(vid, {})[idx] = val
             else:
                 self.sym_values[kind[4:]] = val
+        for vid, sts in parent[3].items():
+            if vid in self.values:  # a buffer: its strides, constant or loaded
+                self.strides[vid] = [const_strides.get(vid, {}).get(k) or loaded_strides[vid][k] for k in range(len(sts))]
         base = self.values[id(op.operands[0])]
         self.for_loop(op, (self.b.add(base, c_lo), self.b.add(base, c_hi)))
         self.b.ret_void()
