@@ -387,7 +387,7 @@ class FunctionCodegen:
         # Constants (static dims, strides of static shapes) stay constants in the body: loaded
         # from the context they would hide trip counts and strides from LLVM's vectorizer.
         consts: dict[int, ir.Constant] = {}
-        const_strides: dict[int, list] = {}
+        const_strides: dict[int, dict[int, ir.Constant]] = {}
         for v in captured:
             val = self.values[id(v)]
             if isinstance(val, ir.Constant):
@@ -425,7 +425,8 @@ class FunctionCodegen:
                 self.sym_values[kind[4:]] = val
         for vid, sts in parent[3].items():
             if vid in self.values:  # a buffer: its strides, constant or loaded
-                self.strides[vid] = [const_strides.get(vid, {}).get(k) or loaded_strides[vid][k] for k in range(len(sts))]
+                known = const_strides.get(vid, {})
+                self.strides[vid] = [known[k] if k in known else loaded_strides[vid][k] for k in range(len(sts))]
         base = self.values[id(op.operands[0])]
         self.for_loop(op, (self.b.add(base, c_lo), self.b.add(base, c_hi)))
         self.b.ret_void()
