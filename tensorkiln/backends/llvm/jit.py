@@ -13,14 +13,17 @@ from .target import host_target_machine, new_host_target_machine, parse_and_opti
 
 
 class JitModule:
-    def __init__(self, llvm_ir: str | None = None, object_code: bytes | None = None, opt_level: int = 3):
+    """``unroll`` says whether LLVM's loop unroller runs (see ``target.MODEL_UNROLL``)."""
+
+    def __init__(self, llvm_ir: str | None = None, object_code: bytes | None = None, opt_level: int = 3,
+                 unroll: bool = True):
         assert (llvm_ir is None) != (object_code is None), "give LLVM IR or object code"
         self.llvm_ir = llvm_ir
         self.object_code = object_code
         self.module = None
         self._asm: str | None = None
         if llvm_ir is not None:
-            self.module = parse_and_optimize(llvm_ir, host_target_machine(), opt_level)
+            self.module = parse_and_optimize(llvm_ir, host_target_machine(), opt_level, unroll)
             self.engine = llvm.create_mcjit_compiler(self.module, new_host_target_machine())
             captured: list[bytes] = []
             self.engine.set_object_cache(lambda _m, buf: captured.append(bytes(buf)), lambda _m: None)
