@@ -43,4 +43,4 @@ def test_pass_golden(path: Path) -> None:
 
 def test_there_are_golden_cases_for_every_pass() -> None:
     passes = {p.read_text().splitlines()[0].split(":", 1)[1].strip() for p in CASES}
-    assert passes >= {"infer-shapes", "decompose", "canonicalize", "fold-constants", "cse", "dce", "fuse", "lower-to-loops"}
+    assert passes >= {"infer-shapes", "decompose", "canonicalize", "fold-constants", "cse", "dce", "fuse", "lower-to-loops", "buffer-lifetimes"}

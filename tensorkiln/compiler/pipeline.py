@@ -13,6 +13,7 @@ from ..ir.core import Module
 from ..ir.diagnostics import CompileError
 from ..ir.printer import print_module
 from .passes.base import AfterPassHook, Pass, PassManager, verify_enabled
+from .passes.buffer_lifetimes import BufferLifetimes
 from .passes.canonicalize import Canonicalize
 from .passes.cse import CommonSubexpressionElimination
 from .passes.dce import DeadCodeElimination
@@ -43,7 +44,7 @@ def optimize_passes(evaluate: Optional[Evaluator] = None, fuse: bool = True) -> 
 
 
 def lowering_passes() -> list[Pass]:
-    return [LowerToLoops(), CommonSubexpressionElimination(), DeadCodeElimination()]
+    return [LowerToLoops(), CommonSubexpressionElimination(), DeadCodeElimination(), BufferLifetimes()]
 
 
 def clone_module(m: Module) -> Module:
@@ -89,6 +90,7 @@ def pass_by_name(name: str, evaluate: Optional[Evaluator] = None) -> Pass:
         "dce": DeadCodeElimination,
         "fuse": FuseElementwise,
         "lower-to-loops": LowerToLoops,
+        "buffer-lifetimes": BufferLifetimes,
     }
     try:
         return table[name]()
