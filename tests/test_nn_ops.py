@@ -160,13 +160,14 @@ def test_conv_kernels_against_reference(op, case):
 @pytest.mark.parametrize("op", CONV_OPS)
 def test_conv_slots_chunks_and_threads(op):
     """A batch big enough that each of the 8 slots takes a full GEMM chunk (10 images of 16x16x8
-    with a 5x5 kernel fit the 2 MB column budget) and then single images: against the reference,
-    and bit-identical on 1 and 2 threads (the filter gradient sums its slots in a fixed order)."""
+    with a 5x5 kernel fit the 2 MB column budget) and then the rest in power-of-two GEMMs (2 images
+    in most slots, 8 + 1 in the last): against the reference, and bit-identical on 1 and 2 threads
+    (the filter gradient sums its slots in a fixed order)."""
     from tensorkiln.compiler.passes.lower_conv import COL_BYTES, SLOTS
 
     rows, kk = 16 * 16, 5 * 5 * 8
     chunk = COL_BYTES // (rows * kk * 4)
-    n = SLOTS * (chunk + 2) - 3  # every slot but the last: one chunk + 2 singles; the last: fewer
+    n = SLOTS * (chunk + 2) - 3  # per slot: one chunk + 2 images; the last slot: 9 images
     assert chunk > 1
     types, body, arrays = _conv_case(op, f32, n, (16, 16), 8, 4, (5, 5), dict(padding="SAME"), np.random.default_rng(7))
     got = compare(types, body, arrays, rtol=2e-4, atol=2e-4)

@@ -69,10 +69,19 @@ class ConvLowering:
         lq = e.for_range(c(0), chunks)
         body(s, b.op("loops.add", start, b.op("loops.mul", lq.iv, c(chunk))), chunk)
         lq.finish([])
-        if chunk > 1:
-            lr = e.for_range(b.op("loops.add", start, b.op("loops.mul", chunks, c(chunk))), end)
-            body(s, lr.iv, 1)
-            lr.finish([])
+        # The rest (fewer than `chunk` images) goes by its binary digits, biggest first: a GEMM of
+        # p images for each set bit p, so a slot never falls back to many one-image GEMMs.
+        rest0 = b.op("loops.add", start, b.op("loops.mul", chunks, c(chunk)))
+        rest = b.op("loops.sub", end, rest0)
+        p = 1 << (chunk - 1).bit_length() if chunk > 1 else 0
+        while p >= 1:
+            if p < chunk:
+                bit = b.op("loops.mod", b.op("loops.floordiv", rest, c(p)), c(2))
+                done = b.op("loops.sub", rest, b.op("loops.mod", rest, c(2 * p)))
+                lb = e.for_range(c(0), bit)
+                body(s, b.op("loops.add", rest0, done), p)
+                lb.finish([])
+            p //= 2
         ls.finish([])
 
     # im2col and its adjoint ----------------------------------------------------------------------
