@@ -77,8 +77,20 @@ class OpDef:
         return trait in cls.traits
 
 
+class _BadAttribute(Exception):
+    pass
+
+
 def _normalise(opname: str, key: str, kind: str, value: Any, loc: Location | None) -> Any:
-    bad = CompileError(f"attribute '{key}' of '{opname}' must be {kind}, got {value!r}", loc)
+    try:
+        return _normalise_value(kind, value)
+    except _BadAttribute:
+        # The message is built only on failure: repr() of a large dense array costs milliseconds.
+        raise CompileError(f"attribute '{key}' of '{opname}' must be {kind}, got {value!r}", loc) from None
+
+
+def _normalise_value(kind: str, value: Any) -> Any:
+    bad = _BadAttribute
     if kind == "int":
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
             raise bad

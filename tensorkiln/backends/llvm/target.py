@@ -28,16 +28,19 @@ def host_target_machine() -> "llvm.TargetMachine":
     return new_host_target_machine()
 
 
+@functools.lru_cache(maxsize=None)
+def _host_cpu() -> tuple[str, str]:
+    """(CPU name, feature string), asked of LLVM once: each query costs ~1 ms."""
+    _init()
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
 def new_host_target_machine() -> "llvm.TargetMachine":
     """A fresh host target machine: an MCJIT engine takes ownership of the one it is given."""
     _init()
+    cpu, features = _host_cpu()
     target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
-        opt=3,
-        jit=True,
-    )
+    return target.create_target_machine(cpu=cpu, features=features, opt=3, jit=True)
 
 
 def aot_target_machine(triple: str | None = None, cpu: str | None = None, features: str = "") -> "llvm.TargetMachine":
@@ -45,20 +48,18 @@ def aot_target_machine(triple: str | None = None, cpu: str | None = None, featur
     triple = triple or llvm.get_process_triple()
     target = llvm.Target.from_triple(triple)
     if cpu is None and triple == llvm.get_process_triple():
-        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+        cpu, features = _host_cpu()
     return target.create_target_machine(cpu=cpu or "", features=features, opt=3, reloc="pic", codemodel="default")
 
 
-@functools.lru_cache(maxsize=None)
 def host_features() -> str:
-    _init()
-    return llvm.get_host_cpu_features().flatten()
+    return _host_cpu()[1]
 
 
 def host_features_key() -> str:
     """Identifies the host CPU for cache keys."""
-    _init()
-    return llvm.get_host_cpu_name() + ";" + llvm.get_host_cpu_features().flatten()
+    cpu, features = _host_cpu()
+    return cpu + ";" + features
 
 
 # Whether JIT model modules run LLVM's loop unroller. Their loops are already vectorized and
