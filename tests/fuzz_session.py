@@ -30,6 +30,7 @@ from fuzz_session_ops import OpsMixin  # type: ignore[import-not-found]
 Dim = tuple[int, int]  # (c, p): c * N**p; p == 0 is a static dim
 STATIC1: Dim = (1, 0)
 BATCH: Dim = (1, 1)
+LR = 0.25  # learning rate of the fuzzed training steps
 F32, F64, I32 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int32)
 TK_DTYPE = {F32: tk.float32, F64: tk.float64, I32: tk.int32, np.dtype(np.int64): tk.int64, np.dtype(bool): tk.bool}
 
@@ -57,6 +58,7 @@ class Node:
     exact: bool  # bit-identical in every correct implementation (data movement, min/max, ints)
     smooth: bool  # continuous in the float leaves, in full f64 precision (finite differences apply)
     text: str
+    lowp: bool = False  # float32 arithmetic upstream: an f64 result only has f32 accuracy
 
 
 @dataclass
@@ -79,6 +81,8 @@ class SessionCase:
     grads: list[Any] = field(default_factory=list)  # tk tensors (None: unconnected)
     loss: Node | None = None
     lines: list[str] = field(default_factory=list)
+    train: Any = None  # a one-step optimizer op on some variables of the loss (learning rate LR)
+    train_vars: list[Node] = field(default_factory=list)
 
     def feed(self, variant: int) -> dict:
         return {self.nodes[lf.node].tensor: lf.values[variant] for lf in self.leaves
@@ -145,8 +149,9 @@ class _Gen(OpsMixin, NnOpsMixin):
         if exact is None:
             exact = all(n.exact for n in inputs) and (moves or dtype.kind != "f")
         smooth = all(n.smooth for n in inputs) if smooth is None else smooth
+        lowp = any(n.lowp for n in inputs) or (dtype == F32 and not exact)
         node = Node(len(self.nodes), tensor, np_fn, [n.index for n in inputs], None, tuple(shape), dtype,
-                    float(bound), exact, smooth, f"{self.name()} = {text}")
+                    float(bound), exact, smooth, f"{self.name()} = {text}", lowp)
         for v, b in enumerate(self.batches):
             with np.errstate(all="ignore"):
                 val = np.asarray(np_fn(*[self.vals[v][n.index] for n in inputs]))
@@ -248,7 +253,7 @@ class _Gen(OpsMixin, NnOpsMixin):
         if self.conds and self.chance(20):
             fetch.append(self.choice(self.conds))
         floats = [n for n in self.pool if n.dtype.kind == "f"]
-        loss, xs, grads = None, [], []
+        loss, xs, grads, train, train_vars = None, [], [], None, []
         if grad and floats:
             y = floats[-1] if self.chance(60) else self.choice(floats)
             t = tk.reduce_sum(tk.sin(y.tensor) + 0.5 * tk.square(y.tensor))
@@ -270,6 +275,12 @@ class _Gen(OpsMixin, NnOpsMixin):
                 if loose and self.chance(20):
                     xs.append(self.choice(loose))  # unconnected: tk.gradients gives None
                 grads = tk.gradients(loss.tensor, [n.tensor for n in xs])
+                train_vars = [n for n, g in zip(xs, grads) if g is not None and self.leaves[n.leaf].kind == "variable"]
+                if train_vars and self.chance(40):
+                    # one step from zero slots: both optimizers move each variable by -LR * gradient
+                    opt = (tk.train.GradientDescentOptimizer(LR) if self.chance(50)
+                           else tk.train.MomentumOptimizer(LR, momentum=0.9))
+                    train = opt.minimize(loss.tensor, var_list=[n.tensor for n in train_vars])
             else:
                 loss = None
         fwd = fetch + ([loss] if loss is not None else [])
@@ -281,8 +292,12 @@ class _Gen(OpsMixin, NnOpsMixin):
             fetches = {f"f{k}": t for k, t in enumerate(tensors)}
         else:
             fetches = tensors
-        return SessionCase(self.graph, self.nodes, self.leaves, self.batches, fetches, fwd, xs, grads, loss,
-                           [n.text for n in self.nodes])
+        lines = [n.text for n in self.nodes]
+        if train is not None:
+            lines.append(f"train = {type(opt).__name__}({LR}).minimize(v{loss.index}, var_list="
+                         f"{[f'v{n.index}' for n in train_vars]})")
+        return SessionCase(self.graph, self.nodes, self.leaves, self.batches, fetches, fwd, xs, grads, loss, lines,
+                           train, train_vars)
 
 
 @dataclass

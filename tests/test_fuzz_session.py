@@ -8,11 +8,13 @@ bounds-checked code; ``make fuzz MINUTES=n`` runs longer (tools/fuzz.py).
 Tolerances (``scale`` = max(1, max |expected|), so they are relative to the result's magnitude):
 
 * compiled vs reference interpreter (same IR): f32 rtol 2e-4, atol 1e-4·scale; f64 1e-9, 1e-9·scale;
-  ints and bools exact.
+  ints and bools exact. An f64 value computed from f32 arithmetic (cast up) gets the f32 tolerance.
 * compiled vs numpy (different formulas, summation orders and vector math within 1–2 ulp, after
   chains of up to a dozen ops): f32 rtol 1e-3, atol 2e-4·scale; f64 rtol 1e-8, atol 1e-9·scale;
   ints and bools exact.
 * gradients vs central differences (f64, step 1e-6·max(1, |x|)): rtol 1e-4, atol 1e-6·max(1, |loss|, |grad|).
+* a training step (GradientDescent or Momentum, from zero slots) vs ``var - LR * gradient`` from
+  the fetched gradients: the compiled-vs-numpy tolerance.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from hypothesis import given, settings
 import tensorkiln as tk
 from tensorkiln.runtime.reference_run import reference_run
 
-from fuzz_session import BrokenCase, SessionCase, session_graphs  # type: ignore[import-not-found]
+from fuzz_session import LR, BrokenCase, SessionCase, session_graphs  # type: ignore[import-not-found]
 
 
 def _flat(result: Any, fetches: Any) -> list[np.ndarray]:
@@ -36,14 +38,14 @@ def _flat(result: Any, fetches: Any) -> list[np.ndarray]:
     return [np.asarray(result)]
 
 
-def _close(got: np.ndarray, want: np.ndarray, what: str, loose: bool) -> None:
+def _close(got: np.ndarray, want: np.ndarray, what: str, loose: bool, lowp: bool = False) -> None:
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
     assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
     if want.dtype.kind != "f":
         np.testing.assert_array_equal(got, want, err_msg=what)
         return
     scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
-    if want.dtype == np.float32:
+    if want.dtype == np.float32 or lowp:
         rtol, atol = (1e-3, 2e-4) if loose else (2e-4, 1e-4)
     else:
         rtol, atol = (1e-8, 1e-9) if loose else (1e-9, 1e-9)
@@ -76,6 +78,18 @@ def _finite_differences(case: SessionCase, variant: int, grads: list[np.ndarray 
                 f"d loss / d v{x.index}{list(idx)}: autodiff {float(g[idx])!r}, finite differences {fd!r}"
 
 
+def _check_training_step(sess: Any, case: SessionCase, grads: list) -> None:
+    """One optimizer step (GD, or Momentum from zero slots) moves each variable by -LR * gradient."""
+    by_x = {x.index: g for x, g in zip(case.grad_xs, grads)}
+    variables = [v.tensor for v in case.train_vars]
+    old = sess.run(variables)
+    sess.run(case.train, case.feed(0))
+    new = sess.run(variables)
+    for v, o, n in zip(case.train_vars, old, new):
+        want = (o - LR * by_x[v.index]).astype(o.dtype)
+        _close(np.asarray(n), want, f"v{v.index} after one training step", loose=True, lowp=case.loss.lowp)
+
+
 def check_session_case(case: SessionCase | BrokenCase) -> None:
     if isinstance(case, BrokenCase):
         raise case.error
@@ -84,6 +98,7 @@ def check_session_case(case: SessionCase | BrokenCase) -> None:
             with case.graph.as_default():
                 sess.run(tk.global_variables_initializer())
         compiled = None
+        first_grads: list = []
         for variant in range(2):
             feed = case.feed(variant)
             got = _flat(sess.run(case.fetches, feed), case.fetches)
@@ -94,19 +109,24 @@ def check_session_case(case: SessionCase | BrokenCase) -> None:
             ref = _flat(reference_run(sess, case.fetches, feed), case.fetches)
             want = case.evaluate(variant)
             b = case.batches[variant]
+            lowp = [n.lowp for n in case.fetch_nodes] + [any(n.lowp for n in case.nodes)] * len(got)
             for k, (g, r) in enumerate(zip(got, ref)):
-                _close(g, r, f"batch {b}: fetch {k}: compiled vs reference interpreter", loose=False)
+                _close(g, r, f"batch {b}: fetch {k}: compiled vs reference interpreter", loose=False, lowp=lowp[k])
             for k, node in enumerate(case.fetch_nodes):
                 static = node.tensor.shape.as_tuple() if node.tensor.shape.ndims is not None else None
                 if static is not None:  # the graph's static shape must hold for what ran
                     assert len(static) == got[k].ndim and all(s in (None, d) for s, d in zip(static, got[k].shape)), \
                         f"v{node.index}: static shape {static} but ran with {got[k].shape}"
-                _close(got[k], np.asarray(want[node.index]), f"batch {b}: v{node.index}: compiled vs numpy", loose=True)
+                _close(got[k], np.asarray(want[node.index]), f"batch {b}: v{node.index}: compiled vs numpy", loose=True,
+                       lowp=node.lowp)
             if case.loss is not None:
                 present = iter(got[len(case.fetch_nodes):])
                 grads = [next(present) if t is not None else None for t in case.grads]
+                first_grads = first_grads or grads
                 if case.loss.dtype == np.float64 and case.loss.smooth:
                     _finite_differences(case, variant, grads)
+        if case.train is not None:
+            _check_training_step(sess, case, first_grads)
 
 
 @settings(max_examples=20, deadline=None)

@@ -109,11 +109,13 @@ def main() -> int:
         for key in totals[kind]:
             totals[kind][key] += stats[key]
         failures += fails
+        for f in fails:  # as they happen: a long run that is stopped keeps what it found
+            print("-" * 70 + "\n" + f, flush=True)
         summary = "; ".join(f"{k}: {t['graphs']} graphs, {t['mismatches']} mismatches, {t['errors']} errors, "
                             f"{t['crashes']} crashes" for k, t in totals.items())
         print(f"batch {batch} ({kind}, seed {seed}): {summary}", flush=True)
-    for f in failures[:20]:
-        print("-" * 70 + "\n" + f)
+    if failures:
+        print(f"{len(failures)} failures (printed above as they were found)")
     bad = 0
     for k, t in totals.items():
         print(f"{k}: fuzzed {t['graphs']} graphs: {t['mismatches']} mismatches, {t['errors']} errors, "
