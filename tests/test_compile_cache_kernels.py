@@ -29,3 +29,24 @@ def test_hit_for_an_f32_gemm_never_builds_the_f64_library(tmp_path):
     entries = sorted(p.name for p in tmp_path.glob("*.tkobj"))
     assert run(env) == "hit False"  # the f32 library came from the cache; f64 was never needed
     assert sorted(p.name for p in tmp_path.glob("*.tkobj")) == entries
+
+
+def test_source_fingerprint_follows_contents_and_names_not_bytecode(tmp_path):
+    from tensorkiln.runtime.compiled_module import source_fingerprint
+
+    (tmp_path / "compiler" / "passes").mkdir(parents=True)
+    (tmp_path / "compiler" / "a.py").write_text("x = 1\n")
+    (tmp_path / "compiler" / "passes" / "b.py").write_text("y = 2\n")
+    (tmp_path / "compiler" / "g.lark").write_text("start: 'a'\n")
+    fp = source_fingerprint(str(tmp_path), ("compiler",))
+    (tmp_path / "compiler" / "__pycache__").mkdir()
+    (tmp_path / "compiler" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0" * 8)
+    (tmp_path / "compiler" / "notes.txt").write_text("not source")
+    assert source_fingerprint(str(tmp_path), ("compiler",)) == fp
+    (tmp_path / "compiler" / "passes" / "b.py").write_text("y = 3\n")
+    changed = source_fingerprint(str(tmp_path), ("compiler",))
+    assert changed != fp
+    (tmp_path / "compiler" / "passes" / "b.py").rename(tmp_path / "compiler" / "passes" / "c.py")
+    assert source_fingerprint(str(tmp_path), ("compiler",)) not in (fp, changed)
+    (tmp_path / "compiler" / "g.lark").write_text("start: 'b'\n")
+    assert len({fp, changed, source_fingerprint(str(tmp_path), ("compiler",))}) == 3

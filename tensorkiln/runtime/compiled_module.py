@@ -134,19 +134,41 @@ def _dump(dump_dir: str, stem: str, entries: dict[str, CompiledEntry]) -> None:
 _FINGERPRINT: str | None = None
 
 
+def _source_files(directory: str, out: list[str]) -> None:
+    # os.scandir, not Path.rglob: this runs in every process that compiles, and rglob costs more
+    # than reading and hashing the files.
+    with os.scandir(directory) as entries:
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                if e.name != "__pycache__":
+                    _source_files(e.path, out)
+            elif e.name.endswith((".py", ".lark")):
+                out.append(e.path)
+
+
 def compiler_fingerprint() -> str:
-    """A hash of the compiler's own source, so a changed compiler never reuses stale cached code."""
+    """A hash of the compiler's own source (names and contents), so a changed compiler never
+    reuses stale cached code."""
     global _FINGERPRINT
     if _FINGERPRINT is None:
-        import hashlib
-
-        root = Path(__file__).resolve().parents[1]
-        h = hashlib.sha256()
-        for sub in ("ir", "compiler", "backends/llvm", "runtime"):
-            for f in sorted((root / sub).rglob("*.py")) + sorted((root / sub).rglob("*.lark")):
-                h.update(f.read_bytes())
-        _FINGERPRINT = h.hexdigest()
+        _FINGERPRINT = source_fingerprint(str(Path(__file__).resolve().parents[1]), ("ir", "compiler", "backends/llvm", "runtime"))
     return _FINGERPRINT
+
+
+def source_fingerprint(root: str, subdirs: tuple[str, ...]) -> str:
+    """SHA-256 over the relative names and contents of the ``.py``/``.lark`` files under
+    ``root/subdir`` for each subdir (``__pycache__`` skipped)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for sub in subdirs:
+        files: list[str] = []
+        _source_files(os.path.join(root, sub), files)
+        for path in sorted(files):
+            h.update(os.path.relpath(path, root).encode() + b"\0")
+            with open(path, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()
 
 
 def _signature(gf: Function) -> tuple[list[ArgSpec], list[ArgSpec], list[str]]:

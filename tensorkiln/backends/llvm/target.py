@@ -18,6 +18,13 @@ import llvmlite.binding as llvm
 def _init() -> None:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+
+
+@functools.lru_cache(maxsize=None)
+def _init_all() -> None:
+    """Every target LLVM was built with: only ahead-of-time builds for another triple need them
+    (~1 ms, so the JIT does not pay for it)."""
+    _init()
     llvm.initialize_all_targets()
     llvm.initialize_all_asmprinters()
 
@@ -44,7 +51,7 @@ def new_host_target_machine() -> "llvm.TargetMachine":
 
 
 def aot_target_machine(triple: str | None = None, cpu: str | None = None, features: str = "") -> "llvm.TargetMachine":
-    _init()
+    _init_all()
     triple = triple or llvm.get_process_triple()
     target = llvm.Target.from_triple(triple)
     if cpu is None and triple == llvm.get_process_triple():
