@@ -175,3 +175,19 @@ def test_conv_slots_chunks_and_threads(op):
     for threads in (1, 2):
         again = compile_graph_module(Module([f]), threads=threads, use_cache=False)["f"].call(arrays)[0]
         np.testing.assert_array_equal(again, got)
+
+
+@pytest.mark.parametrize("dt", [f32, f64])
+@pytest.mark.parametrize("k,s,padding,hw", [((2, 2), (2, 2), "VALID", (8, 6)), ((2, 2), (2, 2), "SAME", (6, 4)),
+                                             ((2, 2), (2, 2), "SAME", (7, 5)), ((3, 3), (1, 1), "SAME", (5, 6))])
+def test_max_pool_and_adjoint_with_ties(dt, k, s, padding, hw):
+    """Windows that tile the input exactly (the adjoint is stored, no zero fill) and ones that do
+    not; small integers make ties, where the adjoint goes to the first maximum, as in TF."""
+    rng = np.random.default_rng(11)
+    npdt = np.float32 if dt is f32 else np.float64
+    x = rng.integers(0, 3, (3, *hw, 5)).astype(npdt)
+    attrs = dict(ksize=k, strides=s, padding=padding)
+    out = compare([tt(["N", *hw, 5], dt)], lambda b, p: b.op("graph.max_pool", p, **attrs), [x])
+    g = rng.standard_normal(out.shape).astype(npdt)
+    compare([tt(["N", *hw, 5], dt), tt(["N", *out.shape[1:]], dt)],
+            lambda b, p, q: b.op("graph.max_pool_grad", p, q, **attrs), [x, g], rtol=1e-6, atol=1e-6)

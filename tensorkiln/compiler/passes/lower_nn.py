@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ...ir.core import Operation, Value
 from ...ir.dialects.graph_nn import window_params
-from ...ir.types import INDEX, MemRefType, ScalarType, i1
+from ...ir.types import INDEX, ScalarType, i1
 from .lower_conv import ConvLowering
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,20 +74,32 @@ class NNLowering:
         lw.finish([])
         lh.finish([])
 
+    def unrolled_taps(self, k, oh, ow, gh, gw) -> list[tuple[Value, Value, Value]]:
+        """(ih, iw, valid) of every tap of the window at (oh, ow), in row-major tap order. Pool
+        windows are small and static, so the taps are spelled out: the channel loop inside them
+        then holds straight-line code that LLVM vectorizes, with the running max in registers."""
+        out = []
+        for i in range(k[0]):
+            ih, vh = self.window_pos(oh, self.c(i), gh)
+            for j in range(k[1]):
+                iw, vw = self.window_pos(ow, self.c(j), gw)
+                out.append((ih, iw, self.b.op("loops.logical_and", vh, vw)))
+        return out
+
     def max_pool(self, op: Operation, out: Value) -> None:
         x = self.fl.buffer_of(op.operands[0])
         k = op.attributes["ksize"]
         c = x.type.shape[3]
-        self.zero(out, float("-inf"))
 
         def win(n, oh, ow, gh, gw):
-            def tap(i, j, ih, iw, valid):
-                lc = self.e.for_loop(c, [], parallel=True)
+            taps = self.unrolled_taps(k, oh, ow, gh, gw)
+            lc = self.e.for_loop(c, [], parallel=True)
+            m = None
+            for ih, iw, valid in taps:
                 v = self.masked(valid, self.b.op("loops.load", x, n, ih, iw, lc.iv), float("-inf"))
-                cur = self.b.op("loops.load", out, n, oh, ow, lc.iv)
-                self.b.create("loops.store", [self.b.op("loops.maximum", cur, v), out, n, oh, ow, lc.iv])
-                lc.finish([])
-            self.taps(k, oh, ow, gh, gw, tap)
+                m = v if m is None else self.b.op("loops.maximum", m, v)
+            self.b.create("loops.store", [m, out, n, oh, ow, lc.iv])
+            lc.finish([])
 
         self.windows(x.type.shape, k, op.attributes, out.type.shape, win)
 
@@ -142,42 +154,39 @@ class NNLowering:
         self.windows(out.type.shape, k, op.attributes, g.type.shape, win)
 
     def max_pool_grad(self, op: Operation, out: Value) -> None:
-        """Per window: the maximum (vectorized over channels, as in the forward pass), then one
-        sweep over the taps adding the adjoint at the first tap equal to it — TF's choice on ties —
-        with a per-channel 'done' flag. Both sweeps keep the channel loop innermost."""
+        """Per window and channel: the maximum over the taps, then the adjoint added at the first
+        tap equal to it (TF's choice on ties), with the channel loop innermost. When the windows
+        tile the input exactly (stride = window, no padding, nothing left over) every input
+        element belongs to one window: the adjoint is stored, with no zero fill and no read-back."""
         x, g = (self.fl.buffer_of(v) for v in op.operands)
         k = op.attributes["ksize"]
         c = x.type.shape[3]
         dt = ScalarType(out.type.dtype)
-        mx = self.fl.new_buffer_of_type(MemRefType((c,), out.type.dtype))
-        done = self.fl.new_buffer_of_type(MemRefType((c,), i1))
-        self.zero(out)
+        geoms = window_params(op.attributes, x.type.shape, k)
+        exact = all(st == kk and pad == 0 and o * st == size for (size, o, st, _, pad), kk in zip(geoms, k))
+        if not exact:
+            self.zero(out)
 
         def win(n, oh, ow, gh, gw):
+            taps = self.unrolled_taps(k, oh, ow, gh, gw)
             lc = self.e.for_loop(c, [], parallel=True)
-            self.b.create("loops.store", [self.e.const(float("-inf"), dt), mx, lc.iv])
-            self.b.create("loops.store", [self.e.const(0, ScalarType(i1)), done, lc.iv])
+            vals = [self.masked(valid, self.b.op("loops.load", x, n, ih, iw, lc.iv), float("-inf")) for ih, iw, valid in taps]
+            m = vals[0]
+            for v in vals[1:]:
+                m = self.b.op("loops.maximum", m, v)
+            gv = self.b.op("loops.load", g, n, oh, ow, lc.iv)
+            zero = self.e.const(0.0, dt)
+            done = self.e.const(0, ScalarType(i1))
+            for (ih, iw, valid), v in zip(taps, vals):
+                hit = self.b.op("loops.logical_and", self.b.op("loops.logical_and", valid, self.b.op("loops.eq", v, m)),
+                                self.b.op("loops.logical_not", done))
+                share = self.b.op("loops.select", hit, gv, zero)
+                if exact:
+                    self.b.create("loops.store", [share, out, n, ih, iw, lc.iv])
+                else:
+                    self.accumulate(out, [n, ih, iw, lc.iv], share)
+                done = self.b.op("loops.logical_or", done, hit)
             lc.finish([])
-
-            def find(i, j, ih, iw, valid):
-                lc = self.e.for_loop(c, [], parallel=True)
-                v = self.masked(valid, self.b.op("loops.load", x, n, ih, iw, lc.iv), float("-inf"))
-                cur = self.b.op("loops.load", mx, lc.iv)
-                self.b.create("loops.store", [self.b.op("loops.maximum", cur, v), mx, lc.iv])
-                lc.finish([])
-
-            def scatter(i, j, ih, iw, valid):
-                lc = self.e.for_loop(c, [])
-                v = self.b.op("loops.load", x, n, ih, iw, lc.iv)
-                was = self.b.op("loops.load", done, lc.iv)
-                hit = self.b.op("loops.logical_and", self.b.op("loops.logical_and", valid, self.b.op("loops.eq", v, self.b.op("loops.load", mx, lc.iv))),
-                                self.b.op("loops.logical_not", was))
-                self.accumulate(out, [n, ih, iw, lc.iv], self.masked(hit, self.b.op("loops.load", g, n, oh, ow, lc.iv), 0.0))
-                self.b.create("loops.store", [self.b.op("loops.logical_or", was, hit), done, lc.iv])
-                lc.finish([])
-
-            self.taps(k, oh, ow, gh, gw, find)
-            self.taps(k, oh, ow, gh, gw, scatter)
 
         self.windows(x.type.shape, k, op.attributes, g.type.shape, win)
 
