@@ -231,8 +231,9 @@ class OpsMixin:
                            moves=True, smooth=v.smooth and w.smooth))
 
     def cond_for(self, shape: tuple, depth: int = 0):
-        """A bool tensor that broadcasts into ``shape``, computed from exact values only."""
-        a = self.pick(lambda n: n.exact and fits(n.shape, shape))
+        """A bool tensor of ``shape``'s rank that broadcasts into it, from exact values only (full
+        rank: TF's ``where`` reads a rank-1 condition with a higher-rank x as a row selector)."""
+        a = self.pick(lambda n: n.exact and len(n.shape) == len(shape) and fits(n.shape, shape))
         if a is None or self.chance(30):
             a = self.leaf(tuple(STATIC1 if (d[1] and d != BATCH) or self.chance(30) else d for d in shape),
                           self.choice([self.fdt, _I32]))
@@ -272,7 +273,13 @@ class OpsMixin:
                                f"tk.cast(v{c.index}, {_TK[dt].name})"))
             return
         w = self.partner(v)
-        self.add(self.emit(tk.where(c.tensor, v.tensor, w.tensor), np.where, [c, v, w], v.shape, v.dtype,
+        rows = len(v.shape) >= 2 and self.chance(25)
+        if rows:  # a rank-1 condition picks whole rows (TF 1's Select)
+            c = self.cond_for(v.shape[:1])
+
+        def npf(c, a, b, r=len(v.shape)):
+            return np.where(c.reshape(c.shape + (1,) * (r - c.ndim)), a, b)
+        self.add(self.emit(tk.where(c.tensor, v.tensor, w.tensor), npf, [c, v, w], v.shape, v.dtype,
                            max(v.bound, w.bound), f"tk.where(v{c.index}, v{v.index}, v{w.index})", moves=True))
 
     def op_cast(self) -> None:
@@ -351,7 +358,7 @@ class OpsMixin:
         if v is None:
             return
         rank = len(v.shape)
-        perm = None if self.chance(20) else list(self.rng.permutation(rank))
+        perm = None if self.chance(20) else [int(k) for k in self.rng.permutation(rank)]
         p = list(range(rank))[::-1] if perm is None else perm
         self.add(self.emit(tk.transpose(v.tensor, perm), lambda a, p=p: np.transpose(a, p), [v],
                            tuple(v.shape[k] for k in p), v.dtype, v.bound, f"tk.transpose(v{v.index}, {perm})",
