@@ -506,7 +506,10 @@ class OpsMixin:
         static = [k for k, d in enumerate(v.shape) if d[1] == 0]
         if static and self.chance(30):
             ax = self.choice(static)
-            outs = tk.unstack(v.tensor, axis=ax)
+            # num is needed where the graph's static shape is unknown (as in TF), e.g. downstream of
+            # an unknown-rank placeholder; the IR knows the shape, so it must agree with num
+            known = v.tensor.shape.ndims is not None and v.tensor.shape.as_tuple()[ax] is not None
+            outs = tk.unstack(v.tensor, num=None if known and self.chance(70) else v.shape[ax][0], axis=ax)
             k = self.i(0, v.shape[ax][0] - 1)
             shape = tuple(d for j, d in enumerate(v.shape) if j != ax)
             self.add(self.emit(outs[k], lambda a, ax=ax, k=k: np.take(a, k, axis=ax), [v], shape, v.dtype, v.bound,
@@ -545,9 +548,48 @@ class OpsMixin:
         self.add(self.emit(t, lambda a, i, ax=ax: np.take(a, i, axis=ax), [v, ix], shape, v.dtype, v.bound, text,
                            moves=True))
 
+    def in_top_k(self) -> None:
+        """``tk.nn.in_top_k`` on exact f32 scores (ties count as in; an out-of-range target is out)."""
+        p = self.pick(lambda n: n.exact and n.dtype == np.float32 and len(n.shape) == 2 and not n.shape[1][1]
+                      and (not n.shape[0][1] or n.shape[0] == BATCH))
+        if p is None:
+            return
+        classes, k = p.shape[1][0], self.i(1, 3)
+        dt = self.choice([_I32, _I64])
+        vals = [self.rng.integers(-1, classes + 1, size=dim_at_b(p.shape[0], b)).astype(dt) for b in self.batches]
+        if not p.shape[0][1]:
+            vals[1] = vals[0]
+        t = self.leaf((p.shape[0],), dt, kind="placeholder" if p.shape[0][1] else None, values=vals)
+
+        def npf(pr, tg, k=k, classes=classes):
+            ok = (tg >= 0) & (tg < classes)
+            tv = np.take_along_axis(pr, np.clip(tg, 0, classes - 1).astype(np.int64)[:, None], axis=1)
+            return ok & ((pr > tv).sum(axis=1) < k)
+        c = self.emit(tk.nn.in_top_k(p.tensor, t.tensor, k), npf, [p, t], (p.shape[0],), bool, 1.0,
+                      f"tk.nn.in_top_k(v{p.index}, v{t.index}, {k})", exact=True, smooth=False)
+        self.add(self.emit(tk.cast(c.tensor, _TK[self.fdt]), lambda x, dt=self.fdt: x.astype(dt), [c], c.shape, self.fdt,
+                           1.0, f"tk.cast(v{c.index}, {_TK[self.fdt].name})"))
+
     def op_misc(self) -> None:
         v = self.pick()
-        kind = self.choice(["clip", "add_n", "one_hot", "like", "size", "identity"])
+        kind = self.choice(["clip", "add_n", "one_hot", "like", "size", "identity", "in_top_k", "int_div"])
+        if kind == "in_top_k":
+            self.in_top_k()
+            return
+        if kind == "int_div":
+            v = self.pick(lambda n: n.dtype.kind == "i")
+            if v is None:
+                return
+            w = self.partner(v)
+            d = self.emit(tk.abs(w.tensor) + 1, lambda a: np.abs(a) + 1, [w], w.shape, w.dtype, w.bound + 1,
+                          f"tk.abs(v{w.index}) + 1")
+            if self.chance(50):  # TF: int32 / int32 is float64
+                self.add(self.emit(tk.truediv(v.tensor, d.tensor), lambda a, b: a.astype(np.float64) / b.astype(np.float64),
+                                   [v, d], bshape(v.shape, d.shape), np.float64, v.bound, f"tk.truediv(v{v.index}, v{d.index})"))
+            else:  # TF 1's tf.div: floor division for ints
+                self.add(self.emit(tk.div(v.tensor, d.tensor), np.floor_divide, [v, d], bshape(v.shape, d.shape), v.dtype,
+                                   v.bound, f"tk.div(v{v.index}, v{d.index})"))
+            return
         if kind == "clip":
             lo, hi = (-self.i(0, 2), self.i(0, 2)) if v.dtype.kind == "i" else (-round(float(self.rng.uniform(0, 1)), 3),
                                                                                  round(float(self.rng.uniform(0.01, 1)), 3))
