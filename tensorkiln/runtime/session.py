@@ -32,9 +32,9 @@ import numpy as np
 from .. import errors
 from ..compiler.frontend.graph import GraphLoweringError, MissingFeedError
 from ..ir.diagnostics import CompileError
-from ..ir.dialects.graph_debug import status_text
 from .config import ConfigProto, RunMetadata, RunOptions, _NodeExecStats, is_local_cpu  # noqa: F401
 from .executable import ShapeError
+from .numerics import split_checked
 from .signature import CompiledSignature, compile_signature
 
 LOCAL_CPU = "/job:localhost/replica:0/task:0/device:CPU:0"
@@ -305,18 +305,8 @@ class _Runner:
             self.call = self._checked_call  # type: ignore[method-assign]
 
     def _checked_call(self, sess: "Session", feeds: list, run_metadata: Any, options: Any) -> list:
-        """``call``, then raise for the first CheckNumerics whose tensor had a NaN or an Inf. The
-        statuses are the native call's last results (computed by generated code); here they are only read."""
-        outs = _Runner.call(self, sess, feeds, run_metadata, options)
-        n = len(outs) - len(self.checks)
-        for node, status in zip(self.checks, outs[n:]):
-            if status[()]:
-                op = node.owner
-                raise errors.InvalidArgumentError(
-                    getattr(op, "node_def", None), op,
-                    f"{node.attrs.get('message', '')} : Tensor had {status_text(int(status[()]))} values\n"
-                    f"\t [[node {node.name}]]")
-        return outs[:n]
+        """``call``, then raise for the first CheckNumerics whose tensor had a NaN or an Inf."""
+        return split_checked(_Runner.call(self, sess, feeds, run_metadata, options), self.checks)
 
     def _var_args(self, sess: "Session") -> tuple[list, dict]:
         args, pending = [], {}
