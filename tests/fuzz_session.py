@@ -25,7 +25,7 @@ from hypothesis.errors import HypothesisException
 import tensorkiln as tk
 
 from fuzz_session_nn import NnOpsMixin  # type: ignore[import-not-found]
-from fuzz_session_ops import OpsMixin  # type: ignore[import-not-found]
+from fuzz_session_ops import MAX_BATCH, OpsMixin  # type: ignore[import-not-found]
 
 Dim = tuple[int, int]  # (c, p): c * N**p; p == 0 is a static dim
 STATIC1: Dim = (1, 0)
@@ -114,8 +114,10 @@ class _Gen(OpsMixin, NnOpsMixin):
     def __init__(self, draw: Callable[[Any], Any]):
         self.draw = draw
         self.rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-        b1 = draw(st.integers(1, 5))
-        self.batches = [b1, draw(st.integers(1, 5).filter(lambda b: b != b1))]
+        # mostly small, sometimes past a vector width or a GEMM tile, so loop remainders are hit
+        sizes = st.one_of(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5), st.integers(6, MAX_BATCH))
+        b1 = draw(sizes)
+        self.batches = [b1, draw(sizes.filter(lambda b: b != b1))]
         self.fdt = draw(st.sampled_from([F32, F32, F64]))
         self.graph = tk.Graph()
         self.nodes: list[Node] = []
@@ -133,6 +135,10 @@ class _Gen(OpsMixin, NnOpsMixin):
 
     def chance(self, percent: int) -> bool:
         return self.draw(st.integers(0, 99)) < percent
+
+    def size(self, small: int = 5) -> int:
+        """A static dim: mostly 1..small, one time in eight up to 33 (past vector widths and tiles)."""
+        return self.i(small + 1, 33) if self.chance(12) else self.i(1, small)
 
     # nodes -----------------------------------------------------------------------
     def name(self) -> str:
@@ -318,7 +324,7 @@ def session_graphs(draw: Callable[[Any], Any], max_ops: int = 10, gradients: boo
         with g.graph.as_default():
             for _ in range(draw(st.integers(1, 3))):
                 rank = draw(st.integers(0, 3))
-                shape = tuple(BATCH if (k == 0 and draw(st.booleans())) else (draw(st.integers(1, 5)), 0)
+                shape = tuple(BATCH if (k == 0 and draw(st.booleans())) else (g.size(), 0)
                               for k in range(rank))
                 g.leaf(shape, g.fdt if draw(st.integers(0, 4)) else I32)
             for _ in range(draw(st.integers(2, max_ops))):

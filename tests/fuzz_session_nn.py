@@ -36,7 +36,7 @@ class NnOpsMixin:
         else:
             if k[1] and k != BATCH or any(d[1] and d != BATCH for d in wl):
                 return
-            n = BATCH if self.chance(10) else (self.i(1, 6), 0)
+            n = BATCH if self.chance(10) else (self.size(6), 0)
             w = self.leaf(wl + ((n, k) if tb else (k, n)), v.dtype)
         n = w.shape[-2] if tb else w.shape[-1]
         kmax = dim_max(k)
@@ -108,7 +108,7 @@ class NnOpsMixin:
         """An NHWC float value: a rank-4 pool value with static H, W, C, or a new batch of images."""
         x = self.pick(lambda n: self.is_float(n) and len(n.shape) == 4 and all(d[1] == 0 for d in n.shape[1:]))
         if x is None or self.chance(50):
-            dims = (BATCH if self.chance(70) else (self.i(1, 3), 0),) + tuple((self.i(2, 7), 0) for _ in range(2))
+            dims = (BATCH if self.chance(70) else (self.i(1, 3), 0),) + tuple((self.i(2, 7) if self.chance(85) else self.i(8, 20), 0) for _ in range(2))
             x = self.leaf(dims + ((self.i(1, 3), 0),), self.fdt)
         return x
 

@@ -76,7 +76,10 @@ def fits(small: tuple, big: tuple) -> bool:
     return len(small) <= len(big) and all(d in (STATIC1, e) for d, e in zip(reversed(small), reversed(big)))
 
 
-def numel(shape: tuple, batch: int = 5) -> int:
+MAX_BATCH = 37  # the largest batch size drawn; bounds are estimated for it
+
+
+def numel(shape: tuple, batch: int = MAX_BATCH) -> int:
     return int(np.prod([d[0] * batch ** d[1] for d in shape], dtype=np.int64))
 
 
@@ -320,9 +323,9 @@ class OpsMixin:
         if kind == "prod":
             if v.dtype.kind == "f":
                 v = self.tanh(v) if v.bound > 1.0 else v
-            elif v.bound ** n > 2 ** 30:
+            elif v.bound > 1 and n * np.log2(v.bound) > 30:  # |product| could pass 2**30
                 v = self.emit(tk.sign(v.tensor), np.sign, [v], v.shape, v.dtype, 1.0, f"tk.sign(v{v.index})")
-        bound = {"sum": v.bound * n, "prod": v.bound ** n}.get(kind, v.bound)
+        bound = {"sum": v.bound * n, "prod": v.bound ** n if v.bound <= 1 else 2.0 ** 30}.get(kind, v.bound)
         shape = tuple(STATIC1 if k in red else d for k, d in enumerate(v.shape) if keep or k not in red)
         ax = axes if axes is None or len(axes) != 1 or self.chance(50) else axes[0]
         fn = getattr(tk, "reduce_" + kind)
@@ -646,5 +649,5 @@ def dim_at_b(d: tuple, b: int) -> int:
 
 
 def dim_max(d: tuple) -> int:
-    return dim_at_b(d, 5)
+    return dim_at_b(d, MAX_BATCH)
 
