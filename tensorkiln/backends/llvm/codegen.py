@@ -145,7 +145,11 @@ class FunctionCodegen:
         acc: ir.Value = ir.Constant(I64, 1)
         for k in range(len(dims) - 1, -1, -1):
             strides[k] = acc
-            acc = self.b.mul(acc, dims[k]) if k else acc
+            if k and isinstance(acc, ir.Constant) and isinstance(dims[k], ir.Constant):
+                # static strides stay constants (an outlined parallel body then sees them too)
+                acc = ir.Constant(I64, acc.constant * dims[k].constant)
+            elif k:
+                acc = self.b.mul(acc, dims[k])
         self.values[id(v)] = ptr
         self.strides[id(v)] = strides
         self.dims[id(v)] = dims
