@@ -83,22 +83,31 @@ class SessionCase:
     lines: list[str] = field(default_factory=list)
     train: Any = None  # a one-step optimizer op on some variables of the loss (learning rate LR)
     train_vars: list[Node] = field(default_factory=list)
+    needed: set[int] | None = None  # feed only these leaves (None: every placeholder, needed or not)
+    fed_nodes: dict[int, list[np.ndarray]] = field(default_factory=dict)  # intermediate tensors fed
 
     def feed(self, variant: int) -> dict:
-        return {self.nodes[lf.node].tensor: lf.values[variant] for lf in self.leaves
-                if lf.kind in ("placeholder", "default") and lf.fed}
+        """The feed dict: placeholders (all, or only those the fetches need) and fed intermediates."""
+        feed = {self.nodes[lf.node].tensor: lf.values[variant] for lf in self.leaves
+                if lf.kind in ("placeholder", "default") and lf.fed and (self.needed is None or lf.node in self.needed)}
+        for i, vals in self.fed_nodes.items():
+            feed[self.nodes[i].tensor] = vals[variant]
+        return feed
 
     def has_variables(self) -> bool:
         return any(lf.kind == "variable" for lf in self.leaves)
 
     def evaluate(self, variant: int, override: dict[int, np.ndarray] | None = None) -> list[np.ndarray]:
-        """numpy values of every node for one batch variant (leaf values replaced by ``override``)."""
+        """numpy values of every node for one batch variant; fed intermediates and ``override``
+        (node index -> value) replace what the graph would compute."""
+        given = {i: vals[variant] for i, vals in self.fed_nodes.items()}
+        given.update(override or {})
         vals: list[np.ndarray] = []
         for n in self.nodes:
-            if n.leaf is not None:
-                lf = self.leaves[n.leaf]
-                v = (override or {}).get(n.leaf, lf.values[variant])
-                vals.append(v)
+            if n.index in given:
+                vals.append(given[n.index])
+            elif n.leaf is not None:
+                vals.append(self.leaves[n.leaf].values[variant])
             else:
                 with np.errstate(all="ignore"):
                     vals.append(np.asarray(n.np_fn(*[vals[i] for i in n.inputs])))
@@ -125,6 +134,7 @@ class _Gen(OpsMixin, NnOpsMixin):
         self.vals: list[list[np.ndarray]] = [[], []]  # per variant, aligned with nodes
         self.pool: list[Node] = []  # numeric nodes ops may use
         self.conds: list[Node] = []  # bool nodes (fetchable)
+        self.lines_extra: list[str] = []
 
     # draws -----------------------------------------------------------------------
     def i(self, lo: int, hi: int) -> int:
@@ -260,6 +270,15 @@ class _Gen(OpsMixin, NnOpsMixin):
             fetch.append(self.choice(self.conds))
         floats = [n for n in self.pool if n.dtype.kind == "f"]
         loss, xs, grads, train, train_vars = None, [], [], None, []
+        fed: dict[int, list[np.ndarray]] = {}
+        inner = [n for n in self.pool if n.leaf is None and all(d[1] == 0 or d == BATCH for d in n.shape)]
+        if inner and self.chance(12):
+            # TF lets any tensor be fed: it replaces what the graph computes (no gradients then:
+            # the backward pass of a fed tensor's producer is not defined by its fed value)
+            m = self.choice(inner)
+            fed[m.index] = self.values(m.shape, m.dtype, any(d[1] for d in m.shape))
+            self.lines_extra.append(f"feed v{m.index} (an intermediate) with <{m.dtype} per batch>")
+            grad = False
         if grad and floats:
             y = floats[-1] if self.chance(60) else self.choice(floats)
             t = tk.reduce_sum(tk.sin(y.tensor) + 0.5 * tk.square(y.tensor))
@@ -298,12 +317,20 @@ class _Gen(OpsMixin, NnOpsMixin):
             fetches = {f"f{k}": t for k, t in enumerate(tensors)}
         else:
             fetches = tensors
-        lines = [n.text for n in self.nodes]
+        needed = None
+        if self.chance(30):
+            needed, stack = set(), [n.index for n in fwd] + [n.index for n in xs]
+            while stack:
+                i = stack.pop()
+                if i not in needed and i not in fed:
+                    needed.add(i)
+                    stack += self.nodes[i].inputs
+        lines = [n.text for n in self.nodes] + self.lines_extra + ([] if needed is None else ["feed only what is needed"])
         if train is not None:
             lines.append(f"train = {type(opt).__name__}({LR}).minimize(v{loss.index}, var_list="
                          f"{[f'v{n.index}' for n in train_vars]})")
         return SessionCase(self.graph, self.nodes, self.leaves, self.batches, fetches, fwd, xs, grads, loss, lines,
-                           train, train_vars)
+                           train, train_vars, needed, fed)
 
 
 @dataclass

@@ -60,8 +60,7 @@ def _finite_differences(case: SessionCase, variant: int, grads: list[np.ndarray 
     for x, g in zip(case.grad_xs, grads):
         if x.dtype != np.float64:  # an f32 leaf cannot be nudged by a small enough step
             continue
-        lf = x.leaf
-        base = case.leaves[lf].values[variant]
+        base = case.leaves[x.leaf].values[variant]
         if g is None:  # unconnected: tk.gradients gives None, the derivative is 0
             g = np.zeros_like(base)
         rng = np.random.default_rng(x.index)
@@ -71,8 +70,8 @@ def _finite_differences(case: SessionCase, variant: int, grads: list[np.ndarray 
             plus, minus = base.copy(), base.copy()
             plus[idx] += h
             minus[idx] -= h
-            fd = (float(case.evaluate(variant, {lf: plus})[loss.index]) -
-                  float(case.evaluate(variant, {lf: minus})[loss.index])) / (2 * h)
+            fd = (float(case.evaluate(variant, {x.index: plus})[loss.index]) -
+                  float(case.evaluate(variant, {x.index: minus})[loss.index])) / (2 * h)
             atol = 1e-6 * max(1.0, abs(lval), float(np.max(np.abs(g))) if g.size else 0.0)
             assert abs(float(g[idx]) - fd) <= atol + 1e-4 * abs(fd), \
                 f"d loss / d v{x.index}{list(idx)}: autodiff {float(g[idx])!r}, finite differences {fd!r}"
