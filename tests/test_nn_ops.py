@@ -159,17 +159,16 @@ def test_conv_kernels_against_reference(op, case):
 
 @pytest.mark.parametrize("op", CONV_OPS)
 def test_conv_slots_chunks_and_threads(op):
-    """A batch big enough that each of the 8 slots takes a full GEMM chunk (10 images of 16x16x8
-    with a 5x5 kernel fit the 2 MB column budget) and then the rest in power-of-two GEMMs (2 images
-    in most slots, 8 + 1 in the last): against the reference, and bit-identical on 1 and 2 threads
-    (the filter gradient sums its slots in a fixed order)."""
+    """A batch big enough that each of the 8 slots takes a full GEMM chunk (as many 16x16x8 images
+    with a 3x3 kernel as fit the column budget) and then the rest in power-of-two GEMMs (2 + 1 in
+    most slots, chunk - 1 in the last): against the reference, and bit-identical on 1 and 2
+    threads (the filter gradient sums its slots in a fixed order)."""
     from tensorkiln.compiler.passes.lower_conv import COL_BYTES, SLOTS
 
-    rows, kk = 16 * 16, 5 * 5 * 8
-    chunk = COL_BYTES // (rows * kk * 4)
-    n = SLOTS * (chunk + 2) - 3  # per slot: one chunk + 2 images; the last slot: 9 images
-    assert chunk > 1
-    types, body, arrays = _conv_case(op, f32, n, (16, 16), 8, 4, (5, 5), dict(padding="SAME"), np.random.default_rng(7))
+    chunk = COL_BYTES // (16 * 16 * 3 * 3 * 8 * 4)
+    assert chunk >= 4
+    n = SLOTS * (chunk + 3) - 4
+    types, body, arrays = _conv_case(op, f32, n, (16, 16), 8, 4, (3, 3), dict(padding="SAME"), np.random.default_rng(7))
     got = compare(types, body, arrays, rtol=2e-4, atol=2e-4)
     f = _one(body, types)
     for threads in (1, 2):
