@@ -148,3 +148,44 @@ def test_random_session_graphs_under_bounds_checks(case: SessionCase) -> None:
             del os.environ["TENSORKILN_BOUNDS_CHECK"]
         else:
             os.environ["TENSORKILN_BOUNDS_CHECK"] = old
+
+
+@settings(max_examples=3, deadline=None)
+@given(session_graphs(max_ops=4, gradients=False))
+def test_the_checker_catches_a_wrong_value(case: SessionCase) -> None:
+    """The comparison is live: the same case with one fetch's numpy twin off by one must fail."""
+    from hypothesis import assume
+
+    assume(isinstance(case, SessionCase) and case.fetch_nodes[0].leaf is None and not case.fed_nodes)
+    node = case.fetch_nodes[0]
+    right = node.np_fn
+    node.np_fn = lambda *a: (right(*a) + 1).astype(node.dtype) if node.dtype != np.bool_ else ~right(*a)
+    try:
+        check_session_case(case)
+    except AssertionError as e:
+        assert "compiled vs numpy" in str(e)
+    else:
+        raise AssertionError("a wrong expected value went unnoticed")
+
+
+def test_reference_run_leaves_the_session_alone() -> None:
+    """reference_run evaluates the signature Session.run compiles (variables, assignments, symbolic
+    batch) without applying its assignments."""
+    g = tk.Graph()
+    with g.as_default():
+        x = tk.placeholder(tk.float64, [None, 3])
+        w = tk.Variable(np.arange(6.0).reshape(3, 2))
+        y = tk.nn.softmax(tk.matmul(x, w))
+        step = tk.assign_add(w, tk.ones_like(w))
+        init = tk.global_variables_initializer()
+    xv = np.linspace(-1, 1, 12).reshape(4, 3)
+    with tk.Session(graph=g) as sess:
+        sess.run(init)
+        ref_y, ref_w = reference_run(sess, [y, step], {x: xv})
+        np.testing.assert_allclose(ref_w, np.arange(6.0).reshape(3, 2) + 1, rtol=1e-12)
+        np.testing.assert_allclose(sess.run(w), np.arange(6.0).reshape(3, 2), rtol=0)  # not applied
+        e = np.exp(xv @ np.arange(6.0).reshape(3, 2))
+        np.testing.assert_allclose(ref_y, e / e.sum(1, keepdims=True), rtol=1e-12)
+        got_y, got_w = sess.run([y, step], {x: xv})
+        np.testing.assert_allclose(got_y, ref_y, rtol=1e-12)
+        np.testing.assert_allclose(got_w, ref_w, rtol=1e-12)
