@@ -259,6 +259,14 @@ class _Gen(OpsMixin, NnOpsMixin):
                              96, f"tk.floormod(v{n.index}, 97)")
         return n
 
+    def spelled_exactly(self, n: Node) -> bool:
+        """The graph's static shape of n has its static dims known and only the batch unknown. A fed
+        tensor's static shape is all the compiler knows of it (an unknown dim stays symbolic,
+        where some ops need it known: an int index into it cannot be bounds-checked)."""
+        static = n.tensor.shape.as_tuple() if n.tensor.shape.ndims is not None else None
+        return static is not None and len(static) == len(n.shape) and all(
+            (s is None) if d == BATCH else (s == d[0] and d[1] == 0) for s, d in zip(static, n.shape))
+
     def add(self, n: Node) -> Node:
         return self.squash(n)
 
@@ -271,7 +279,7 @@ class _Gen(OpsMixin, NnOpsMixin):
         floats = [n for n in self.pool if n.dtype.kind == "f"]
         loss, xs, grads, train, train_vars = None, [], [], None, []
         fed: dict[int, list[np.ndarray]] = {}
-        inner = [n for n in self.pool if n.leaf is None and all(d[1] == 0 or d == BATCH for d in n.shape)]
+        inner = [n for n in self.pool if n.leaf is None and self.spelled_exactly(n)]
         if inner and self.chance(12):
             # TF lets any tensor be fed: it replaces what the graph computes (no gradients then:
             # the backward pass of a fed tensor's producer is not defined by its fed value)
