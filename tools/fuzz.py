@@ -93,7 +93,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=None, help="replay the one batch with this seed")
     p.add_argument("--bounds-check", action="store_true", help="compile with TENSORKILN_BOUNDS_CHECK=1")
     args = p.parse_args()
-    env = {**os.environ, "TENSORKILN_CACHE": "0"}
+    # as in the test suite (tests/conftest.py): the IR verifier runs after every pass
+    env = {"TENSORKILN_VERIFY": "1", **os.environ, "TENSORKILN_CACHE": "0"}
     if args.bounds_check:
         env["TENSORKILN_BOUNDS_CHECK"] = "1"
     kinds = ["session", "ir"] if args.kind == "both" else [args.kind]
