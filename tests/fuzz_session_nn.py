@@ -1,7 +1,7 @@
 """The linear-algebra and nn ops of the Session-level fuzzer (tests/fuzz_session.py).
 
 ``tk.matmul`` (rank 2 and batched, with transpose flags, contracting over static or batch dims),
-softmax/log_softmax on any axis, the cross-entropy losses, ``l2_loss`` and ``bias_add``, and NHWC
+softmax/log_softmax on any axis, the cross-entropy losses, ``l2_loss``, ``bias_add``, ``in_top_k``, NHWC
 (sometimes NCHW) ``conv2d`` (strides, SAME/VALID, dilations), ``max_pool`` and ``avg_pool``; each
 with its numpy twin from :mod:`fuzz_numpy_ops`. Convolutions and pools only get images whose H, W
 and C are static (the batch may be symbolic); VALID is only drawn where the window fits.
@@ -15,7 +15,7 @@ import numpy as np
 import tensorkiln as tk
 
 import fuzz_numpy_ops as npo  # type: ignore[import-not-found]
-from fuzz_session_ops import _I32, _I64, BATCH, dim_at_b, dim_max, numel  # type: ignore[import-not-found]
+from fuzz_session_ops import _I32, _I64, _TK, BATCH, dim_at_b, dim_max, numel  # type: ignore[import-not-found]
 
 
 class NnOpsMixin:
@@ -161,3 +161,25 @@ class NnOpsMixin:
             return
         self.add(self.emit(fn(x.tensor, [1, *k, 1], [1, *s, 1], pad), lambda a: npo.pool(a, k, s, pad, kind), [x],
                            (x.shape[0], (oh, 0), (ow, 0), (c, 0)), x.dtype, x.bound, text + ")", moves=kind == "max"))
+
+    def in_top_k(self) -> None:
+        """``tk.nn.in_top_k`` on exact f32 scores (ties count as in; an out-of-range target is out)."""
+        p = self.pick(lambda n: n.exact and n.dtype == np.float32 and len(n.shape) == 2 and not n.shape[1][1]
+                      and (not n.shape[0][1] or n.shape[0] == BATCH))
+        if p is None:
+            return
+        classes, k = p.shape[1][0], self.i(1, 3)
+        dt = self.choice([_I32, _I64])
+        vals = [self.rng.integers(-1, classes + 1, size=dim_at_b(p.shape[0], b)).astype(dt) for b in self.batches]
+        if not p.shape[0][1]:
+            vals[1] = vals[0]
+        t = self.leaf((p.shape[0],), dt, kind="placeholder" if p.shape[0][1] else None, values=vals)
+
+        def npf(pr, tg, k=k, classes=classes):
+            ok = (tg >= 0) & (tg < classes)
+            tv = np.take_along_axis(pr, np.clip(tg, 0, classes - 1).astype(np.int64)[:, None], axis=1)
+            return ok & ((pr > tv).sum(axis=1) < k)
+        c = self.emit(tk.nn.in_top_k(p.tensor, t.tensor, k), npf, [p, t], (p.shape[0],), bool, 1.0,
+                      f"tk.nn.in_top_k(v{p.index}, v{t.index}, {k})", exact=True, smooth=False)
+        self.add(self.emit(tk.cast(c.tensor, _TK[self.fdt]), lambda x, dt=self.fdt: x.astype(dt), [c], c.shape, self.fdt,
+                           1.0, f"tk.cast(v{c.index}, {_TK[self.fdt].name})"))

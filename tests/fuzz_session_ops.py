@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
 
 import tensorkiln as tk
 
@@ -90,9 +91,6 @@ class OpsMixin:
     # helpers ------------------------------------------------------------------------------
     def step(self) -> None:
         getattr(self, "op_" + self.choice(OPS))()
-
-    def float_dtype(self) -> np.dtype:
-        return self.fdt
 
     def is_float(self, n) -> bool:
         return n.dtype.kind == "f"
@@ -315,7 +313,7 @@ class OpsMixin:
         if rank == 0 or self.chance(15):
             axes = None
         else:
-            picked = sorted(set(self.draw(self._axes_strategy(rank))))
+            picked = sorted(set(self.draw(st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank))))
             axes = [a - rank if self.chance(30) else a for a in picked]
         keep = self.chance(40)
         red = range(rank) if axes is None else sorted({a % rank for a in axes})
@@ -333,11 +331,6 @@ class OpsMixin:
         self.add(self.emit(t, lambda a, kind=kind, axes=axes, keep=keep: npo.reduce(kind, a, axes, keep), [v], shape,
                            v.dtype, bound, f"tk.reduce_{kind}(v{v.index}, axis={ax}, keepdims={keep})",
                            moves=kind in ("max", "min")))
-
-    def _axes_strategy(self, rank: int):
-        from hypothesis import strategies as st
-
-        return st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank)
 
     def op_argmax(self) -> None:
         v = self.pick(lambda n: n.exact and len(n.shape) >= 1)
@@ -551,33 +544,11 @@ class OpsMixin:
         self.add(self.emit(t, lambda a, i, ax=ax: np.take(a, i, axis=ax), [v, ix], shape, v.dtype, v.bound, text,
                            moves=True))
 
-    def in_top_k(self) -> None:
-        """``tk.nn.in_top_k`` on exact f32 scores (ties count as in; an out-of-range target is out)."""
-        p = self.pick(lambda n: n.exact and n.dtype == np.float32 and len(n.shape) == 2 and not n.shape[1][1]
-                      and (not n.shape[0][1] or n.shape[0] == BATCH))
-        if p is None:
-            return
-        classes, k = p.shape[1][0], self.i(1, 3)
-        dt = self.choice([_I32, _I64])
-        vals = [self.rng.integers(-1, classes + 1, size=dim_at_b(p.shape[0], b)).astype(dt) for b in self.batches]
-        if not p.shape[0][1]:
-            vals[1] = vals[0]
-        t = self.leaf((p.shape[0],), dt, kind="placeholder" if p.shape[0][1] else None, values=vals)
-
-        def npf(pr, tg, k=k, classes=classes):
-            ok = (tg >= 0) & (tg < classes)
-            tv = np.take_along_axis(pr, np.clip(tg, 0, classes - 1).astype(np.int64)[:, None], axis=1)
-            return ok & ((pr > tv).sum(axis=1) < k)
-        c = self.emit(tk.nn.in_top_k(p.tensor, t.tensor, k), npf, [p, t], (p.shape[0],), bool, 1.0,
-                      f"tk.nn.in_top_k(v{p.index}, v{t.index}, {k})", exact=True, smooth=False)
-        self.add(self.emit(tk.cast(c.tensor, _TK[self.fdt]), lambda x, dt=self.fdt: x.astype(dt), [c], c.shape, self.fdt,
-                           1.0, f"tk.cast(v{c.index}, {_TK[self.fdt].name})"))
-
     def op_misc(self) -> None:
         v = self.pick()
         kind = self.choice(["clip", "add_n", "one_hot", "like", "size", "identity", "in_top_k", "int_div"])
         if kind == "in_top_k":
-            self.in_top_k()
+            self.in_top_k()  # in fuzz_session_nn
             return
         if kind == "int_div":
             v = self.pick(lambda n: n.dtype.kind == "i")
