@@ -38,7 +38,11 @@ from ...ir.core import Function, Module
 from ...ir.types import DType, Dim, MemRefType, SymDim, dim_product, dim_str
 from .codegen import ERR_ALLOC, ERR_BAD_DIM, abi_symbols, emit_module
 from .target import aot_target_machine, parse_and_optimize
-from .threadpool import SYMBOL as POOL_SYMBOL, threadpool_ir
+from .kernels import runtime_ir
+from .scratch import ALLOC as SCRATCH_ALLOC, FREE as SCRATCH_FREE
+from .threadpool import SYMBOL as POOL_SYMBOL
+
+RUNTIME_PARTS = {"pool": (POOL_SYMBOL,), "scratch": (SCRATCH_ALLOC, SCRATCH_FREE)}
 
 ABI_VERSION = 1
 ERROR_CODES: dict[int, tuple[str, str]] = {
@@ -257,11 +261,15 @@ def emit_object(llvm_module: ir.Module, target: Target) -> bytes:
     """Optimize for the AOT target machine (PIC) and return the object file's bytes."""
     tm = aot_target_machine(target.triple, target.cpu, target.features)
     text = str(llvm_module)
-    if POOL_SYMBOL in llvm_module.globals:
-        # The shared object carries its own thread pool: link its module in, then keep it private.
+    parts = tuple(part for part, syms in RUNTIME_PARTS.items() if any(sym in llvm_module.globals for sym in syms))
+    if parts:
+        # The shared object carries its own runtime (thread pool, scratch allocator): link it in,
+        # then keep it private.
         main = llvm.parse_assembly(text)
-        main.link_in(llvm.parse_assembly(threadpool_ir(target.triple, str(tm.target_data))))
-        main.get_function(POOL_SYMBOL).linkage = llvm.Linkage.internal
+        main.link_in(llvm.parse_assembly(runtime_ir(target.triple, str(tm.target_data), parts)))
+        for part in parts:
+            for sym in RUNTIME_PARTS[part]:
+                main.get_function(sym).linkage = llvm.Linkage.internal
         text = str(main)
     mod = parse_and_optimize(text, tm)
     mod.name = llvm_module.name

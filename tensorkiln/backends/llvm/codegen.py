@@ -20,6 +20,7 @@ from ...ir.diagnostics import CompileError
 from ...ir.types import DType, Dim, IndexType, MemRefType, ScalarType, SymDim, Type
 from .gemm import declare_gemm, gemm_function
 from .intops import emit_int_binary
+from .scratch import declare_scratch
 from .vecmath import emit_math
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
@@ -248,18 +249,21 @@ class FunctionCodegen:
         self.b.position_at_end(sized)
         # malloc(0) may return NULL legitimately; ask for at least one byte.
         size = self.b.select(self.b.icmp_signed("==", size, ir.Constant(I64, 0)), ir.Constant(I64, 1), size)
-        ptr = self.b.call(self._libc("malloc", PTR, [I64]), [size])
+        alloc, free = declare_scratch(self.module)
+        ptr = self.b.call(alloc, [size])
         self.b.cbranch(self.b.icmp_unsigned("==", ptr, ir.Constant(PTR, None)), fail, ok)
         self.b.position_at_end(fail)
-        for prev in self.allocs:
-            self.b.call(self._libc("free", ir.VoidType(), [PTR]), [prev])
+        for prev in self.allocs:  # the temporaries still live here
+            self.b.call(free, [prev])
         self.b.ret(ir.Constant(I32, ERR_ALLOC))
         self.b.position_at_end(ok)
         self.allocs.append(ptr)
         self.bind_buffer(op.result, ptr)
 
     def op_dealloc(self, op: Operation) -> None:
-        self.b.call(self._libc("free", ir.VoidType(), [PTR]), [self.values[id(op.operands[0])]])
+        ptr = self.values[id(op.operands[0])]
+        self.allocs.remove(ptr)  # freed before the end (buffer-lifetimes): not freed again on failure
+        self.b.call(declare_scratch(self.module)[1], [ptr])
 
     def op_view(self, op: Operation) -> None:
         self.bind_buffer(op.result, self.values[id(op.operands[0])])

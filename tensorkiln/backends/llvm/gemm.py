@@ -19,6 +19,8 @@ from typing import Iterator
 
 import llvmlite.ir as ir
 
+from .scratch import declare_scratch
+
 I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 
@@ -251,10 +253,8 @@ def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) ->
     groups = v["groups"]
     mcb = v["mcb"]  # rows per M block (at most cfg.mc; chosen by the driver so blocks balance)
     esize = 4 if isinstance(elem, ir.FloatType) else 8
-    malloc = _declare(module, "aligned_alloc", PTR, [I64, I64])
-    free = _declare(module, "free", ir.VoidType(), [PTR])
-    ap_bytes = b.and_(b.add(b.mul(g.i(cfg.mc * esize), kc), g.i(127)), g.i(~63))
-    ap = b.call(malloc, [g.i(64), ap_bytes])
+    malloc, free = declare_scratch(module)
+    ap = b.call(malloc, [b.mul(g.i(cfg.mc * esize), kc)])
     panels = b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr))
     with g.loop(lo, hi, name="item") as item:
         blk = b.sdiv(item, groups)
@@ -343,11 +343,10 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
     g = _Gen(f, elem)
     b = g.b
     esize = bits // 8
-    malloc = _declare(module, "aligned_alloc", PTR, [I64, I64])
-    free = _declare(module, "free", ir.VoidType(), [PTR])
+    malloc, free = declare_scratch(module)
     kcap = g.imin(K, g.i(cfg.kc))
     ncap = b.mul(b.sdiv(b.add(g.imin(N, g.i(cfg.nc)), g.i(cfg.nr - 1)), g.i(cfg.nr)), g.i(cfg.nr))
-    bp = b.call(malloc, [g.i(64), b.and_(b.add(b.mul(b.mul(ncap, kcap), g.i(esize)), g.i(127)), g.i(~63))])
+    bp = b.call(malloc, [b.mul(b.mul(ncap, kcap), g.i(esize))])
     macs = b.mul(b.mul(M, N), K)
     big = b.icmp_signed(">=", macs, g.i(PARALLEL_MIN_MACS))
     nthreads = b.select(big, max_threads, g.i(1))

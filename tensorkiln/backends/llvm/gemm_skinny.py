@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from .scratch import declare_scratch
 from .gemm import GEMM_ARGS, GemmConfig, _declare, _Gen
 
 I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
@@ -229,11 +230,10 @@ def skinny_gemm(module: ir.Module, elem, cfg: GemmConfig, narrow_driver: ir.Func
     b.cbranch(use_dot, d_bb, o_bb)
 
     b.position_at_end(d_bb)
-    malloc = _declare(module, "aligned_alloc", PTR, [I64, I64])
-    free = _declare(module, "free", ir.VoidType(), [PTR])
+    malloc, free = declare_scratch(module)
     Kp = b.mul(b.sdiv(b.add(K, g.i(vl - 1)), g.i(vl)), g.i(vl))
     esize = 4 if t == "f32" else 8
-    bt = b.call(malloc, [g.i(64), b.and_(b.add(b.mul(b.mul(N, Kp), g.i(esize)), g.i(63)), g.i(~63))])
+    bt = b.call(malloc, [b.mul(b.mul(N, Kp), g.i(esize))])
     # Bt[j, k] = B[k, j], zero for K <= k < Kp. Rows of B are read in order (each is a few
     # contiguous elements), and the few columns are written as parallel streams.
     with g.loop(0, N, name="pj") as j:

@@ -15,6 +15,7 @@ import llvmlite.ir as ir
 
 from .gemm import gemm_function, gemm_name
 from .jit import JitModule
+from .scratch import ALLOC as SCRATCH_ALLOC, FREE as SCRATCH_FREE, scratch_ir
 from .threadpool import SYMBOL as POOL_SYMBOL, threadpool_ir
 from .target import host_features, host_features_key, host_target_machine
 
@@ -56,15 +57,26 @@ def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
     _libraries[kind] = lib
 
 
-def _pool_ir() -> str:
+def runtime_ir(triple: str, data_layout: str, parts: tuple[str, ...] = ("pool", "scratch")) -> str:
+    """The runtime library generated code calls into — the thread pool and the scratch allocator —
+    as one LLVM module."""
+    texts = {"pool": threadpool_ir, "scratch": scratch_ir}
+    mods = [llvm.parse_assembly(texts[p](triple, data_layout)) for p in parts]
+    for other in mods[1:]:
+        mods[0].link_in(other)
+    return str(mods[0])
+
+
+def _runtime_ir() -> str:
     tm = host_target_machine()
-    return threadpool_ir(tm.triple, str(tm.target_data))
+    return runtime_ir(tm.triple, str(tm.target_data))
 
 
 def ensure_kernels(dtypes, cache=None) -> None:
-    """Make the thread pool and the GEMM kernels of these dtypes resolvable by the JIT (the
-    kernels call the pool, so it comes first; every parallel loop needs it too)."""
+    """Make the runtime library (thread pool, scratch allocator) and the GEMM kernels of these
+    dtypes resolvable by the JIT (the kernels call the runtime, so it comes first; every compiled
+    function needs it too)."""
     with _lock:
-        _library("pool", _pool_ir, [POOL_SYMBOL], cache)
+        _library("runtime", _runtime_ir, [POOL_SYMBOL, SCRATCH_ALLOC, SCRATCH_FREE], cache)
         for dtype in dtypes:
             _library(dtype, lambda: kernel_library_ir(dtype, host_features()), [gemm_name(KERNEL_DTYPES[dtype]())], cache)
