@@ -145,6 +145,9 @@ KERNEL_CASES = [
     (f32, 5, (8, 7), 6, 3, (2, 3), dict(padding="VALID", strides=(2, 1))),
     (f64, 2, (6, 6), 4, 7, (3, 3), dict(padding="VALID")),
     (f64, 1, (5, 7), 1, 2, (5, 3), dict(padding="SAME", strides=(2, 2), dilations=(1, 2))),
+    # direct nests (KH*KW*Cin <= 32) with rows of 5 and 2 output pixels (groups of 1 and 2)
+    (f64, 2, (6, 5), 2, 3, (3, 3), dict(padding="SAME")),
+    (f32, 3, (6, 4), 3, 5, (3, 3), dict(padding="VALID")),
 ]
 
 
@@ -190,3 +193,21 @@ def test_max_pool_and_adjoint_with_ties(dt, k, s, padding, hw):
     g = rng.standard_normal(out.shape).astype(npdt)
     compare([tt(["N", *hw, 5], dt), tt(["N", *out.shape[1:]], dt)],
             lambda b, p, q: b.op("graph.max_pool_grad", p, q, **attrs), [x, g], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv2d_backprop_filter"])
+def test_direct_conv_threads(op):
+    """The direct nests (a 5x5 filter on one channel, as the convnet's first layer) on a batch
+    spread over all slots: against the reference, and bit-identical on 1 and 2 threads."""
+    from tensorkiln.compiler.passes.lower_conv_direct import use_direct
+
+    assert use_direct((5, 5, 1, 16))
+    # big enough for the code generator to thread both loops (2^18 elements of work)
+    types, body, arrays = _conv_case(op, f32, 170, (20, 20), 1, 16, (5, 5), dict(padding="SAME"), np.random.default_rng(5))
+    # The filter gradient sums 68,000 f32 products of N(0, 1) values (|sum| ~ 260): rounding
+    # bound ~ 68,000 * 6e-8 = 4e-3 absolute.
+    got = compare(types, body, arrays, rtol=1e-4, atol=4e-3)
+    f = _one(body, types)
+    for threads in (1, 2):
+        again = compile_graph_module(Module([f]), threads=threads, use_cache=False)["f"].call(arrays)[0]
+        np.testing.assert_array_equal(again, got)

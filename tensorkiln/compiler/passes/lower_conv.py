@@ -1,10 +1,12 @@
 """Loop nests for the three convolution ops (forward, backprop-input, backprop-filter), NHWC / HWIO.
 
-Each is im2col + the generated GEMM, run in *slots*: the batch is split into ``SLOTS`` contiguous
-ranges of images, and one top-level parallel loop runs the slots on the thread pool. A slot works
-through its images a chunk at a time with its own column buffer, so the im2col copy, the GEMM and
-the col2im scatter all run on every thread, and the GEMM inside a slot is a single-threaded call on
-a chunk sized to stay in cache (the pool runs a nested parallel loop serially). The filter gradient
+Filters with few taps (a 5x5 filter on one channel) take the direct nests of
+:mod:`.lower_conv_direct`. The others are im2col + the generated GEMM, run in *slots*: the batch
+is split into ``SLOTS`` contiguous ranges of images, and one top-level parallel loop runs the
+slots on the thread pool. A slot works through its images a chunk at a time with its own column
+buffer, so the im2col copy, the GEMM and the col2im scatter all run on every thread, and the GEMM
+inside a slot is a single-threaded call on a chunk sized to stay in cache (the pool runs a nested
+parallel loop serially). The filter gradient
 sums over images, so each slot accumulates into its own partial filter and the partials are added
 in slot order afterwards: the result does not depend on the number of threads.
 """
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from ...ir.core import Operation, Value
 from ...ir.dialects.graph_nn import window_params
 from ...ir.types import INDEX, MemRefType, ScalarType
+from .lower_conv_direct import DirectConv, use_direct
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lower_nn import NNLowering
@@ -62,13 +65,18 @@ class ConvLowering:
         for d in (chunk, *extents):
             c(int(d))
         per = b.op("loops.floordiv", b.op("loops.add", n, c(SLOTS - 1)), c(SLOTS))
+        # The chunk loop runs to a bound known before the slot loop (the full slot's chunks, the
+        # last slots skipping what they lack), so the work estimate counts the images too.
+        most = b.op("loops.floordiv", per, c(chunk))
         ls = e.for_range(c(0), c(SLOTS), parallel=True)
         s = ls.iv
         start = b.op("loops.minimum", b.op("loops.mul", s, per), n)
         end = b.op("loops.minimum", b.op("loops.add", start, per), n)
         chunks = b.op("loops.floordiv", b.op("loops.sub", end, start), c(chunk))
-        lq = e.for_range(c(0), chunks)
+        lq = e.for_range(c(0), most)
+        lg = e.for_range(c(0), b.op("loops.select", b.op("loops.lt", lq.iv, chunks), c(1), c(0)))
         body(s, b.op("loops.add", start, b.op("loops.mul", lq.iv, c(chunk))), chunk)
+        lg.finish([])
         lq.finish([])
         # The rest (fewer than `chunk` images) goes by its binary digits, biggest first: a GEMM of
         # p images for each set bit p, so a slot never falls back to many one-image GEMMs.
@@ -142,6 +150,8 @@ class ConvLowering:
         return self.fl.new_buffer_of_type(MemRefType((SLOTS, chunk * rows, kk), dt)), chunk
 
     def conv2d(self, op: Operation, out: Value) -> None:
+        if use_direct(op.operands[1].type.shape):
+            return DirectConv(self).conv2d(op, out)
         x, f = (self.fl.buffer_of(v) for v in op.operands)
         k, cin, cout, geoms, rows, kk = self._parts(op, x.type.shape, f.type.shape)
         col, chunk = self._cols(rows, kk, x.type.dtype)
@@ -169,6 +179,8 @@ class ConvLowering:
         self.slots(g.type.shape[0], chunk, (geoms[0][1], geoms[1][1], k[0], k[1], cin), run)
 
     def conv2d_backprop_filter(self, op: Operation, out: Value) -> None:
+        if use_direct(op.result.type.shape):
+            return DirectConv(self).conv2d_backprop_filter(op, out)
         x, g = (self.fl.buffer_of(v) for v in op.operands)
         k, cin, cout, geoms, rows, kk = self._parts(op, x.type.shape, out.type.shape)
         dt = x.type.dtype
@@ -183,13 +195,21 @@ class ConvLowering:
                           {"transpose_a": True, "accumulate": True})
 
         self.slots(x.type.shape[0], chunk, (geoms[0][1], geoms[1][1], k[0], k[1], cin), run)
-        dw = self.view(out, (kk, cout))
+        self.sum_slots(part, out)
+
+    def sum_slots(self, part: Value, out: Value) -> None:
+        """out = part[0] + part[1] + … in slot order (the slots' partial filter gradients)."""
+        size = 1
+        for d in out.type.shape:
+            size *= int(d)
+        parts = self.view(part, (SLOTS, size))
+        flat = self.view(out, (size,))
 
         def total(idx):
-            t, co = idx
-            acc = self.b.op("loops.load", part, self.c(0), t, co)
+            (t,) = idx
+            acc = self.b.op("loops.load", parts, self.c(0), t)
             for s in range(1, SLOTS):
-                acc = self.b.op("loops.add", acc, self.b.op("loops.load", part, self.c(s), t, co))
-            self.b.create("loops.store", [acc, dw, t, co])
+                acc = self.b.op("loops.add", acc, self.b.op("loops.load", parts, self.c(s), t))
+            self.b.create("loops.store", [acc, flat, t])
 
-        self.nn.loops([kk, cout], total)
+        self.nn.loops([size], total)
