@@ -92,6 +92,13 @@ class OpsMixin:
     def step(self) -> None:
         getattr(self, "op_" + self.choice(OPS))()
 
+    def known_dims(self, n) -> list[bool]:
+        """Per dim: the graph's static shape knows it. A dim the generator knows can be unknown to
+        the graph downstream of a placeholder spelled with unknown dims."""
+        if n.tensor.shape.ndims is None:
+            return [False] * len(n.shape)
+        return [s is not None for s in n.tensor.shape.as_tuple()]
+
     def is_float(self, n) -> bool:
         return n.dtype.kind == "f"
 
@@ -415,8 +422,10 @@ class OpsMixin:
         if v is None:
             return
         begin, size, shape = [], [], []
-        for d in v.shape:
-            if d[1]:  # a batch dim: only the whole of it (an offset would make N - b, not a monomial)
+        for d, known in zip(v.shape, self.known_dims(v)):
+            # a batch dim: only the whole of it (an offset would make N - b, not a monomial); a dim
+            # the graph's static shape does not know: the same (a fixed size there is refused)
+            if d[1] or not known:
                 begin.append(0), size.append(-1), shape.append(d)
                 continue
             b0 = self.i(0, d[0] - 1)
@@ -437,6 +446,7 @@ class OpsMixin:
         cut, span = (self.i(0, len(dims)), 0) if self.chance(25) else (-1, 0)
         if cut >= 0:
             span = self.i(0, len(dims) - cut)
+        known = self.known_dims(v)
         for k, d in enumerate(dims):
             if k == cut:
                 items.append(Ellipsis)
@@ -446,7 +456,8 @@ class OpsMixin:
             if self.chance(15):
                 items.append(None)
                 shape.append(STATIC1)
-            kind = "all" if d[1] else self.choice(["all", "int", "range"])
+            # an int index into a dim unknown to the graph is refused (cannot be bounds-checked)
+            kind = "all" if d[1] or not known[k] else self.choice(["all", "int", "range"])
             if kind == "int":
                 items.append(self.i(-d[0], d[0] - 1))
             elif kind == "range":
