@@ -18,7 +18,8 @@ import llvmlite.ir as ir
 from ...ir.core import Block, Function, Module, Operation, Value
 from ...ir.diagnostics import CompileError
 from ...ir.types import DType, Dim, IndexType, MemRefType, ScalarType, SymDim, Type
-from .gemm import declare_gemm, gemm_function
+from .gemm import config_for, declare_gemm, gemm_function
+from .gemm_skinny import declare_skinny, skinny_function
 from .intops import emit_int_binary
 from .scratch import declare_scratch
 from .vecmath import emit_math
@@ -285,7 +286,12 @@ class FunctionCodegen:
         rsa, csa = (one, m) if ta else (k, one)
         rsb, csb = (one, k) if tb else (n, one)
         elem = llvm_type(c.type.dtype)
-        gemm = declare_gemm(self.module, elem) if self.extern_kernels else gemm_function(self.module, elem, self.features)
+        cfg = config_for(self.features, 32 if isinstance(elem, ir.FloatType) else 64)
+        if isinstance(c.type.shape[1], int) and c.type.shape[1] <= cfg.vl:
+            # Known to be narrow: the skinny kernels alone (the blocked GEMM is never compiled).
+            gemm = declare_skinny(self.module, elem) if self.extern_kernels else skinny_function(self.module, elem, cfg)
+        else:
+            gemm = declare_gemm(self.module, elem) if self.extern_kernels else gemm_function(self.module, elem, self.features)
         from .parallel import num_threads_global
 
         threads = self.b.load(num_threads_global(self.module, self.threads), typ=I64)

@@ -401,28 +401,31 @@ def gemm_function(module: ir.Module, elem: ir.Type, features: str, internal: boo
     once per module.
 
     For each (N block, K block) B is packed once; the (M block × panel group) items then run on up to
-    ``nthreads`` threads via ``tk.parallel_for``. ``accumulate`` false means C = A @ B. Two tile
-    shapes are generated: NR = 2 vectors, and NR = 1 vector for narrow outputs (N <= one vector,
-    such as the 10 classes of a classifier), where the wide tile would waste most of its lanes.
+    ``nthreads`` threads via ``tk_parallel_for``. ``accumulate`` false means C = A @ B. Narrow outputs
+    (N <= one vector, such as the 10 classes of a classifier), where the blocked tile would waste most
+    of its lanes, go to the skinny kernels (``gemm_skinny.py``); the blocked GEMM remains their
+    fallback for the tiny cases those do not take (K and M both under one vector).
     """
     bits = 32 if isinstance(elem, ir.FloatType) else 64
     name = gemm_name(elem)
     existing = module.globals.get(name)
     if existing is not None:
         return existing
+    from .gemm_skinny import declare_skinny, skinny_function
+
     wide = config_for(features, bits)
-    narrow = GemmConfig(vl=wide.vl, mr=wide.mr, nv=1, kc=wide.kc, mc_tiles=wide.mc_tiles, nc_tiles=wide.nc_tiles * 2)
     d_wide = _driver(module, elem, wide, f"f{bits}.nr{wide.nr}")
-    d_narrow = _driver(module, elem, narrow, f"f{bits}.nr{narrow.nr}")
-    from .gemm_skinny import skinny_gemm
     f = ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=name)
     if internal:
         f.linkage = "internal"
     b = ir.IRBuilder(f.append_basic_block("entry"))
-    is_narrow = b.icmp_signed("<=", f.args[1], ir.Constant(I64, narrow.nr))
+    is_narrow = b.icmp_signed("<=", f.args[1], ir.Constant(I64, wide.vl))
     with b.if_else(is_narrow) as (then, otherwise):
         with then:
-            b.call(skinny_gemm(module, elem, narrow, d_narrow), list(f.args))
+            # The JIT's kernel library calls the separately compiled skinny library; a module that
+            # carries its own kernels (AOT) carries the skinny ones too.
+            skinny = declare_skinny(module, elem) if not internal else skinny_function(module, elem, wide)
+            b.call(skinny, list(f.args))
         with otherwise:
             b.call(d_wide, list(f.args))
     b.ret_void()

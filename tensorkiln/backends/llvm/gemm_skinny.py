@@ -205,17 +205,54 @@ def skinny_shapes(cfg: GemmConfig) -> tuple[tuple[int, int], tuple[int, int]]:
     return ((4, 5), (4, 5)) if cfg.mr >= 8 else ((2, 4), (2, 4))
 
 
-def skinny_gemm(module: ir.Module, elem, cfg: GemmConfig, narrow_driver: ir.Function) -> ir.Function:
-    """``tk.gemm.skinny.T`` with the GEMM arguments: dot when A's rows are contiguous, outer when
-    its columns are, else ``narrow_driver`` (the blocked GEMM with the narrow tile)."""
+def skinny_name(elem) -> str:
+    return f"tk_gemm_skinny_{_tname(elem)}"
+
+
+def declare_skinny(module: ir.Module, elem) -> ir.Function:
+    """An external declaration: the JIT resolves it to the process-wide kernel library."""
+    return _declare(module, skinny_name(elem), ir.VoidType(), GEMM_ARGS)
+
+
+def _naive(module: ir.Module, elem) -> ir.Function:
+    """The plain triple loop, for the tiny products neither layout takes (K and M under a vector)."""
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=f"tk.gemm.naive.{_tname(elem)}")
+    f.linkage = "internal"
+    M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, _threads = f.args
+    g = _Gen(f, elem)
+    b = g.b
+    with g.loop(0, M, name="i") as i:
+        with g.loop(0, N, name="j") as j:
+            dst = g.gep(C, b.add(b.mul(i, ldc), j))
+            s = g.alloca(elem, "s")
+            b.store(b.select(accumulate, g.ld(dst), ir.Constant(elem, 0.0)), s)
+            with g.loop(0, K, name="k") as k:
+                a = g.ld(g.gep(A, b.add(b.mul(i, rsa), b.mul(k, csa))))
+                x = g.ld(g.gep(B, b.add(b.mul(k, rsb), b.mul(j, csb))))
+                b.store(b.fadd(g.ld(s), b.fmul(a, x)), s)
+            b.store(g.ld(s), dst)
+    b.ret_void()
+    return f
+
+
+def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = True) -> ir.Function:
+    """``tk_gemm_skinny_T`` with the GEMM arguments, defined once per module: dot when A's rows are
+    contiguous (and K fills a vector), outer when its columns are (and M fills a vector), else the
+    plain loop. It needs nothing from the blocked GEMM, so a model whose products are all narrow
+    (the softmax regression) never compiles or loads the blocked kernels."""
     from .parallel import parallel_for
 
+    existing = module.globals.get(skinny_name(elem))
+    if existing is not None and not existing.is_declaration:
+        return existing
     t = _tname(elem)
     vl = cfg.vl
     (R, CCd), (V, CCo) = skinny_shapes(cfg)
     dot, outer = _dot_body(module, elem, vl, R, CCd), _outer_body(module, elem, vl, V, CCo)
-    f = ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=f"tk.gemm.skinny.{t}")
-    f.linkage = "internal"
+    fallback = _naive(module, elem)
+    f = existing or ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=skinny_name(elem))
+    if internal:
+        f.linkage = "internal"
     M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, max_threads = f.args
     g = _Gen(f, elem)
     b = g.b
@@ -259,7 +296,7 @@ def skinny_gemm(module: ir.Module, elem, cfg: GemmConfig, narrow_driver: ir.Func
     b.branch(done)
 
     b.position_at_end(n_bb)
-    b.call(narrow_driver, list(f.args))
+    b.call(fallback, list(f.args))
     b.branch(done)
     b.position_at_end(done)
     b.ret_void()
