@@ -227,7 +227,8 @@ class _Gen(OpsMixin, NnOpsMixin):
             tensor = tk.constant(vals[0], name=name)
             text = f"{name} = tk.constant(<{dtype} {vals[0].shape}>)"
         else:
-            default = self.values(shape, dtype, False)
+            # the default is what runs when it is not fed: values the caller chose (indices in range) stay
+            default = vals if values is not None else self.values(shape, dtype, False)
             fed = self.chance(50)
             if not fed:
                 vals = default
