@@ -12,11 +12,11 @@ in slot order afterwards: the result does not depend on the number of threads.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ...ir.core import Operation, Value
 from ...ir.dialects.graph_nn import window_params
-from ...ir.types import INDEX, MemRefType, ScalarType
+from ...ir.types import INDEX, Dim, DType, MemRefType, ScalarType
 from .lower_conv_direct import DirectConv, use_direct
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,9 +25,10 @@ if TYPE_CHECKING:  # pragma: no cover
 # Slots of the batch run in parallel; a fixed number (not the thread count) keeps the filter
 # gradient's summation order, and so its rounding, the same on every machine.
 SLOTS = 8
-# Bytes of im2col columns per chunk: the chunk (and the GEMM's output rows) should still be in L2
-# (1 MB a core on Zen 4) when the GEMM reads it back. Measured on the convnet: 256-512 KB beat 1-2 MB
-# (conv1 forward 2.8 vs 5-7 ms single-threaded); conv2's 627 KB per image then goes one image a time.
+# Bytes of im2col columns per chunk, sized for L2 (1 MB a core on Zen 4). Measured on the convnet
+# (batch 100): with conv1 on this path, 256-512 KB chunks beat 1-2 MB ones (2.8 vs 5-7 ms single-
+# threaded); for conv2 (627 KB an image) 1, 3, 6 or 13 images a chunk are within the noise, so a
+# small budget also keeps the 8 slots' buffers small (5 MB for conv2).
 COL_BYTES = 1 << 19
 
 
@@ -39,7 +40,7 @@ class ConvLowering:
     def c(self, v: int) -> Value:
         return self.e.const(v, INDEX)
 
-    def view(self, buf: Value, shape) -> Value:
+    def view(self, buf: Value, shape: Sequence[Dim]) -> Value:
         return self.b.create("loops.view", [buf], {}, [MemRefType(tuple(shape), buf.type.dtype)]).result
 
     def subview(self, buf: Value, i: Value) -> Value:
@@ -52,12 +53,13 @@ class ConvLowering:
         return self.view(self.subview(buf, n0), (count * h * w, c))
 
     # the slot loop ------------------------------------------------------------------------------
-    def chunk_size(self, rows: int, kk: int, dt) -> int:
+    def chunk_size(self, rows: int, kk: int, dt: DType) -> int:
         return max(1, COL_BYTES // max(1, rows * kk * max(dt.bits // 8, 1)))
 
-    def slots(self, n_dim, chunk: int, extents, body: Callable[[Value, Value, int], None]) -> None:
+    def slots(self, n_dim: Dim, chunk: int, extents: Sequence[Dim], body: Callable[[Value, Value, int], None]) -> None:
         """body(slot, n0, count) for every chunk of every slot: slot s owns images
-        [s*per, (s+1)*per) with per = ceil(N / SLOTS), taken ``chunk`` at a time, then one by one."""
+        [s*per, (s+1)*per) with per = ceil(N / SLOTS), taken ``chunk`` at a time, then the rest in
+        power-of-two chunks. ``extents`` are the static extents of body's loops (see below)."""
         e, b, c = self.e, self.b, self.c
         n = e.index_of(n_dim)
         # Constants of the inner loops' extents made here, outside the slot loop, let the code

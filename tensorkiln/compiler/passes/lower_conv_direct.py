@@ -10,11 +10,11 @@ accumulating into its own partial filter, summed in slot order at the end.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from ...ir.core import Operation, Value
 from ...ir.dialects.graph_nn import window_params
-from ...ir.types import MemRefType
+from ...ir.types import Dim, MemRefType
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lower_conv import ConvLowering
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 DIRECT_MAX_TAPS = 32
 
 
-def use_direct(f_shape) -> bool:
+def use_direct(f_shape: Sequence[Dim]) -> bool:
     kh, kw, cin, _ = (int(d) for d in f_shape)
     return kh * kw * cin <= DIRECT_MAX_TAPS
 
