@@ -17,6 +17,7 @@ from ...ir.diagnostics import CompileError
 from ...ir.types import INDEX, Dim, MemRefType, ScalarType, TensorType
 from .base import Pass
 from .lower_nn import NN_OPS, lower_nn_op
+from .lower_outer_reduction import lower_outer_reduction
 from .scalar_emitter import ScalarEmitter, broadcast_index
 
 
@@ -132,7 +133,7 @@ class FunctionLowering:
             self.scatter_add(op, buf)
         elif name in NN_OPS:
             lower_nn_op(self, op, buf)
-        else:
+        elif not lower_outer_reduction(self, op, buf):
             self.materialize(op.result, buf)
 
     # loop nests ------------------------------------------------------------
