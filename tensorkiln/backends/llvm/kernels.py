@@ -7,6 +7,7 @@ cache), and their addresses are registered with LLVM's symbol table, so JIT modu
 """
 from __future__ import annotations
 
+import ctypes
 import threading
 
 import llvmlite
@@ -75,6 +76,10 @@ def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
         cache.put(key, lib.object_code)
     for name in symbols:
         llvm.add_symbol(name, lib.address(name))
+    if kind == "runtime":
+        # Pool workers run this library's code (spinning, then asleep in it) for as long as the
+        # process lives: it must never be freed, not even during interpreter shutdown.
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(lib))
     _libraries[kind] = lib
 
 
