@@ -168,6 +168,15 @@ class _Gen(OpsMixin, NnOpsMixin):
         lowp = any(n.lowp for n in inputs) or (dtype == F32 and not exact)
         node = Node(len(self.nodes), tensor, np_fn, [n.index for n in inputs], None, tuple(shape), dtype,
                     float(bound), exact, smooth, f"{self.name()} = {text}", lowp)
+        static = tensor.shape.as_tuple() if tensor.shape.ndims is not None else None
+        assert static is None or (len(static) == len(node.shape) and all(
+            s is None or (d[1] == 0 and s == d[0]) for s, d in zip(static, node.shape))), \
+            f"{node.text}: the graph's static shape {static} contradicts {node.shape} (c * N**p)"
+        if static is None or any(s is None and d[1] == 0 for s, d in zip(static, node.shape)):
+            # The graph does not know a dim (downstream of a placeholder spelled with unknown
+            # dims): it stays symbolic in the compiled function, where some ops need it known
+            # (int indices, pools, concat gradients: refused with a clear error), so not reused.
+            pool = False
         for v, b in enumerate(self.batches):
             with np.errstate(all="ignore"):
                 val = np.asarray(np_fn(*[self.vals[v][n.index] for n in inputs]))
