@@ -256,7 +256,7 @@ class _Gen(OpsMixin, NnOpsMixin):
             return None
         # later values are likelier: graphs grow deep rather than wide
         k = self.draw(st.integers(0, len(cands) - 1))
-        if self.chance(50):
+        if self.chance(70):
             k = max(k, len(cands) - 1 - self.i(0, 2))
         return cands[min(k, len(cands) - 1)]
 
@@ -283,7 +283,11 @@ class _Gen(OpsMixin, NnOpsMixin):
     def finish(self, grad: bool) -> SessionCase:
         """Choose the fetches (the last value, a few others, maybe an exact bool, maybe the same
         tensor twice) and, for some graphs, ``tk.gradients`` of a scalar loss of a float value."""
-        fetch = [self.pool[-1]] + [self.choice(self.pool) for _ in range(self.i(0, 2))]
+        ancestors: list[set[int]] = []
+        for n in self.nodes:
+            ancestors.append(set().union(*[ancestors[i] | {i} for i in n.inputs]) if n.inputs else set())
+        deepest = max(self.pool, key=lambda n: len(ancestors[n.index]))  # the most of the graph in one fetch
+        fetch = [deepest, self.pool[-1]] + [self.choice(self.pool) for _ in range(self.i(0, 2))]
         if self.conds and self.chance(20):
             fetch.append(self.choice(self.conds))
         floats = [n for n in self.pool if n.dtype.kind == "f"]
@@ -298,7 +302,7 @@ class _Gen(OpsMixin, NnOpsMixin):
             self.lines_extra.append(f"feed v{m.index} (an intermediate) with <{m.dtype} per batch>")
             grad = False
         if grad and floats:
-            y = floats[-1] if self.chance(60) else self.choice(floats)
+            y = max(floats, key=lambda n: len(ancestors[n.index])) if self.chance(60) else self.choice(floats)
             t = tk.reduce_sum(tk.sin(y.tensor) + 0.5 * tk.square(y.tensor))
             loss = self.emit(t, lambda a: np.asarray((np.sin(a) + 0.5 * np.square(a)).sum(dtype=a.dtype)), [y], (),
                              y.dtype, 0.0, f"tk.reduce_sum(tk.sin(v{y.index}) + 0.5 * tk.square(v{y.index}))", pool=False)
@@ -363,7 +367,7 @@ class BrokenCase:
 
 
 @st.composite
-def session_graphs(draw: Callable[[Any], Any], max_ops: int = 10, gradients: bool = True) -> SessionCase | BrokenCase:
+def session_graphs(draw: Callable[[Any], Any], max_ops: int = 14, gradients: bool = True) -> SessionCase | BrokenCase:
     g = _Gen(draw)
     try:
         with g.graph.as_default():
@@ -372,7 +376,8 @@ def session_graphs(draw: Callable[[Any], Any], max_ops: int = 10, gradients: boo
                 shape = tuple(BATCH if (k == 0 and draw(st.booleans())) else (g.size(), 0)
                               for k in range(rank))
                 g.leaf(shape, g.fdt if draw(st.integers(0, 4)) else I32)
-            for _ in range(draw(st.integers(2, max_ops))):
+            # the length from the case's own generator: hypothesis favours its smallest values
+            for _ in range(int(g.rng.integers(max(2, max_ops // 3), max_ops + 1))):
                 g.step()
             return g.finish(gradients and draw(st.integers(0, 2)) == 0)
     except HypothesisException:  # hypothesis' own control flow
