@@ -220,9 +220,22 @@ RULES["graph.reduce_min"] = _extreme
 
 @rule("reduce_prod")
 def _reduce_prod(c, op, g):
-    x, y = op.operands[0], op.result
+    """d prod / d x_i is the product of the others. ``y / x_i`` is that only where x_i != 0 (it is
+    0/0 at a zero), so the product of the nonzero elements and the count of zeros per group pick
+    the answer: no zero: p / x_i; one zero: p at the zero, 0 elsewhere; more zeros: 0."""
+    x = op.operands[0]
     axes, keep = op.attributes.get("axes"), op.attributes["keepdims"]
-    return [c.op("div", c.op("mul", c.expand_reduced(g, x, axes, keep), c.expand_reduced(y, x, axes, keep)), x)]
+    red = list(range(x.type.rank)) if axes is None else [a % x.type.rank for a in axes]
+    zero, one = c.const(0.0, x), c.const(1.0, x)
+    nonzero = c.op("ne", x, zero)
+    safe = c.op("where", nonzero, x, one)
+    p = c.expand_reduced(c.op("reduce_prod", safe, axes=red, keepdims=True), x, red, True)
+    zeros = c.expand_reduced(
+        c.op("reduce_sum", c.op("cast", c.op("eq", x, zero), dtype=x.type.dtype), axes=red, keepdims=True), x, red, True)
+    others = c.op("where", nonzero,
+                  c.op("where", c.op("eq", zeros, zero), c.op("div", p, safe), c.op("broadcast_to", zero, shape=x.type.shape)),
+                  c.op("where", c.op("eq", zeros, one), p, c.op("broadcast_to", zero, shape=x.type.shape)))
+    return [c.op("mul", c.expand_reduced(g, x, axes, keep), others)]
 
 
 @rule("softmax")
