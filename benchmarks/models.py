@@ -20,7 +20,13 @@ import tensorkiln as tk
 B, H = 100, 256
 
 
+SETTLE_S = 0.3
+
+
 def median_us(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
+    # Let the previous contender's idle threads (OpenBLAS spins for a while after a call; our
+    # pool's workers for ~0.2 ms) go to sleep, so each is timed on a machine the other left idle.
+    time.sleep(SETTLE_S)
     for _ in range(warmup):
         fn()
     ts = []

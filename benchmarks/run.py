@@ -23,7 +23,13 @@ import tensorkiln.runtime.compiled_module  # noqa: E402,F401
 from tensorkiln.backends.llvm.codegen import default_threads  # noqa: E402
 
 
+SETTLE_S = 0.3
+
+
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    # Let the previous contender's idle threads (OpenBLAS spins for a while after a call; our
+    # pool's workers for ~0.2 ms) go to sleep, so each is timed on a machine the other left idle.
+    time.sleep(SETTLE_S)
     for _ in range(warmup):
         fn()
     times = []
@@ -104,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rows = set(args.rows.split(","))
     have = {} if args.quick else peers()
+    if args.quick:  # a smoke test: no settling pauses
+        global SETTLE_S
+        SETTLE_S = 0.0
+        import models
+        models.SETTLE_S = 0.0
     print(f"peers importable: numpy {np.__version__}" + "".join(f", {k} {getattr(v, '__version__', '?')}" for k, v in have.items()))
     t = time.perf_counter()
     mod = tk.compile(CHAIN_SRC)

@@ -132,6 +132,11 @@ record("temp too big", lambda: sess.run(gram, {x: zeros(2 ** 26)}))
 record("output wraps", lambda: sess.run(outer, {x: zeros(2 ** 33)}))
 record("output too big", lambda: sess.run(outer, {x: zeros(2 ** 25)}))
 record("empty huge", lambda: sess.run(tk.transpose(x) * 2.0, {x: zeros(2 ** 40)}))
+a = tk.placeholder(tk.float32, [None, None], name="a")
+b = tk.placeholder(tk.float32, [None, None], name="b")
+size = tk.size(tk.matmul(a, b), out_type=tk.int64)      # only dim arithmetic: N0*N3, no buffer
+record("dim product ok", lambda: int(sess.run(size, {a: np.zeros((3, 0), np.float32), b: np.zeros((0, 5), np.float32)})))
+record("dim product wraps", lambda: sess.run(size, {a: np.zeros((2 ** 40, 0), np.float32), b: np.zeros((0, 2 ** 40), np.float32)}))
 mod = tk.compile("def f(x: f32[N, M]) -> f32 {\n    return sum(transpose(x) @ x)\n}\n")
 record("compiled temp wraps", lambda: mod.f(zeros(2 ** 33)))
 print("RESULTS " + json.dumps(out))
@@ -149,4 +154,7 @@ def test_runtime_sizes_are_checked_in_a_subprocess():
     assert got["output too big"][0] == "ResourceExhaustedError" and "too large" in got["output too big"][1]
     assert got["empty huge"] == ["ok", repr((2 ** 40, 0))]
     assert got["compiled temp wraps"][0] == "RuntimeError" and "returned 2" in got["compiled temp wraps"][1]
+    # 2**40 * 2**40 wrapped to 0 before the entry check of dim products
+    assert got["dim product ok"] == ["ok", "15"]
+    assert got["dim product wraps"][0] == "ResourceExhaustedError" and "overflows int64" in got["dim product wraps"][1]
     assert np.iinfo(np.int64).max == INT64_MAX

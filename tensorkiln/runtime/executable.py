@@ -16,7 +16,7 @@ import numpy as np
 from ..ir.types import DType, Dim, SymDim, TensorType, dim_str
 
 ERROR_CODES = {1: "a dimension is negative",
-               2: "out of memory allocating a temporary buffer (or its size overflows int64)",
+               2: "out of memory allocating a temporary buffer (or a size computed from the dims overflows int64)",
                3: "an index was out of bounds (bounds-checked build)"}
 # Outputs beyond this many bytes are refused before the call (no machine holds them anyway).
 MAX_BUFFER_BYTES = 1 << 48

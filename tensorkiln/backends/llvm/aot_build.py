@@ -48,7 +48,7 @@ ABI_VERSION = 1
 ERROR_CODES: dict[int, tuple[str, str]] = {
     0: ("TENSORKILN_OK", "success"),
     ERR_BAD_DIM: ("TENSORKILN_ERR_BAD_DIM", "a dimension argument is negative; nothing was written"),
-    ERR_ALLOC: ("TENSORKILN_ERR_ALLOC", "allocating a temporary buffer (malloc) failed"),
+    ERR_ALLOC: ("TENSORKILN_ERR_ALLOC", "allocating a temporary buffer failed, or a size computed from the dims overflows int64"),
 }
 C_TYPES = {"f32": "float", "f64": "double", "i32": "int32_t", "i64": "int64_t", "i1": "uint8_t"}
 C_KEYWORDS = frozenset(
@@ -384,7 +384,7 @@ def _entry_decl(e: EntrySpec) -> list[str]:
     if e.doc:
         lines += [f" *   {ln}" for ln in e.doc.splitlines()]
     lines += [f" *   {n:<{w1}}  {ty:<{w2}}  {d}" for n, ty, d in rows]
-    lines += [" * Returns TENSORKILN_OK, or TENSORKILN_ERR_BAD_DIM if a dim is negative, TENSORKILN_ERR_ALLOC if out of memory.", " */"]
+    lines += [" * Returns TENSORKILN_OK, or TENSORKILN_ERR_BAD_DIM if a dim is negative, TENSORKILN_ERR_ALLOC if out of memory or the dims are too large.", " */"]
     params = [f"int64_t {s}" for s in e.symbols] + [f"const {t.c_type} *{t.c_name}" for t in e.inputs] + [f"{t.c_type} *{t.c_name}" for t in e.outputs]
     lines.append(f"int32_t {e.name}({', '.join(params) or 'void'});")
     lines.append("")

@@ -195,12 +195,38 @@ class FunctionCodegen:
             nxt = self.fn.append_basic_block(f"dim_ok_{s.replace('?', 'q')}")
             b.cbranch(ok, nxt, bad)
             b.position_at_end(nxt)
+        self.check_dim_products()
         for a, p in zip(self.func.args, self.fn.args[len(self.symbols):]):
             self.bind_buffer(a, p)
         self.block(self.func.body)
         b.position_at_end(bad)
         b.ret(ir.Constant(I32, ERR_BAD_DIM))
         return self.fn
+
+    def check_dim_products(self) -> None:
+        """Every dim polynomial with a product of symbols that the function uses (``dim_size`` of
+        N*M, a count, a shape) is evaluated once, with overflow checks, before anything else:
+        dims from different inputs can multiply past int64 although each input is small enough.
+        An overflow returns the allocation error (2). Later evaluations of the same polynomials
+        are then safe unchecked."""
+        polys: set[SymDim] = set()
+        for op in self.func.walk():
+            dims = [op.attributes["value"]] if op.name == "loops.dim" else []
+            for v in list(op.operands) + list(op.results):
+                if isinstance(v.type, MemRefType):
+                    dims.extend(v.type.shape)
+            polys.update(d for d in dims if isinstance(d, SymDim) and any(len(m) >= 2 for m, _ in d.terms))
+        if not polys:
+            return
+        bad: ir.Value = ir.Constant(I1, 0)
+        for d in sorted(polys, key=str):
+            _, bad = self.checked_dim(d, bad)
+        overflow = self.fn.append_basic_block("dim_overflow")
+        ok = self.fn.append_basic_block("dims_fit")
+        self.b.cbranch(bad, overflow, ok)
+        self.b.position_at_end(overflow)
+        self.b.ret(ir.Constant(I32, ERR_ALLOC))
+        self.b.position_at_end(ok)
 
     def block(self, block: Block) -> None:
         for op in block.ops:
