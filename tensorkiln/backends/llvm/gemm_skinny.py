@@ -66,23 +66,34 @@ _DOT = ("M", "N", "K", "Kp", "A", "rsa", "Bt", "C", "ldc", "acc")
 _DOT_PTRS = ("A", "Bt", "C")
 
 
+class _Body:
+    """What both layouts' ``body(ctx, lo, hi)`` start with: the function, its context fields, the
+    vector type, the FMA and masked-load intrinsics and a rows × cols grid of vector accumulators."""
+
+    def __init__(self, module: ir.Module, elem, vl: int, kind: str, fields: tuple[str, ...],
+                 ptrs: tuple[str, ...], rows: int, cols: int):
+        from .parallel import BODY_TYPE
+
+        self.t = t = _tname(elem)
+        self.f = ir.Function(module, BODY_TYPE, name=f"tk.gemm.{kind}.{t}")
+        self.f.linkage = "internal"
+        self.ctx, self.lo, self.hi = self.f.args
+        self.g = _Gen(self.f, elem)
+        self.b = self.g.b
+        self.v = _fields(self.b, self.ctx, fields, ptrs)
+        self.vt = vt = ir.VectorType(elem, vl)
+        self.fma = _declare(module, f"llvm.fma.v{vl}{t}", vt, [vt, vt, vt])
+        self.mload = _declare(module, f"llvm.masked.load.v{vl}{t}.p0", vt, [PTR, I32, ir.VectorType(I1, vl), vt])
+        self.zero_v = ir.Constant(vt, [0.0] * vl)
+        self.accs = [[self.g.alloca(vt, f"acc{r}_{c}") for c in range(cols)] for r in range(rows)]
+
+
 def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int) -> ir.Function:
     """``body(ctx, lo, hi)``: row blocks ``[lo, hi)`` of R rows, every column group of CC."""
-    from .parallel import BODY_TYPE
-
-    t = _tname(elem)
-    f = ir.Function(module, BODY_TYPE, name=f"tk.gemm.dot.{t}")
-    f.linkage = "internal"
-    ctx, lo, hi = f.args
-    g = _Gen(f, elem)
-    b = g.b
-    v = _fields(b, ctx, _DOT, _DOT_PTRS)
-    vt = ir.VectorType(elem, vl)
-    fma = _declare(module, f"llvm.fma.v{vl}{t}", vt, [vt, vt, vt])
-    mload = _declare(module, f"llvm.masked.load.v{vl}{t}.p0", vt, [PTR, I32, ir.VectorType(I1, vl), vt])
-    hsum = _declare(module, f"llvm.vector.reduce.fadd.v{vl}{t}", elem, [elem, vt])
-    zero_v = ir.Constant(vt, [0.0] * vl)
-    accs = [[g.alloca(vt, f"acc{r}_{c}") for c in range(CC)] for r in range(R)]
+    h = _Body(module, elem, vl, "dot", _DOT, _DOT_PTRS, R, CC)
+    f, lo, hi, g, b, v, vt = h.f, h.lo, h.hi, h.g, h.b, h.v, h.vt
+    fma, mload, zero_v, accs = h.fma, h.mload, h.zero_v, h.accs
+    hsum = _declare(module, f"llvm.vector.reduce.fadd.v{vl}{h.t}", elem, [elem, vt])
     K, Kp, M, N = v["K"], v["Kp"], v["M"], v["N"]
     kfull = b.mul(b.sdiv(K, g.i(vl)), g.i(vl))
     tail = b.sub(K, kfull)
@@ -130,20 +141,11 @@ _OUTER_PTRS = ("A", "B", "C")
 
 def _outer_body(module: ir.Module, elem, vl: int, V: int, CC: int) -> ir.Function:
     """``body(ctx, lo, hi)``: blocks ``[lo, hi)`` of V·vl rows, every column group of CC."""
-    from .parallel import BODY_TYPE, opaque
+    from .parallel import opaque
 
-    t = _tname(elem)
-    f = ir.Function(module, BODY_TYPE, name=f"tk.gemm.outer.{t}")
-    f.linkage = "internal"
-    ctx, lo, hi = f.args
-    g = _Gen(f, elem)
-    b = g.b
-    v = _fields(b, ctx, _OUTER, _OUTER_PTRS)
-    vt = ir.VectorType(elem, vl)
-    fma = _declare(module, f"llvm.fma.v{vl}{t}", vt, [vt, vt, vt])
-    mload = _declare(module, f"llvm.masked.load.v{vl}{t}.p0", vt, [PTR, I32, ir.VectorType(I1, vl), vt])
-    zero_v = ir.Constant(vt, [0.0] * vl)
-    accs = [[g.alloca(vt, f"acc{q}_{c}") for c in range(CC)] for q in range(V)]
+    h = _Body(module, elem, vl, "outer", _OUTER, _OUTER_PTRS, V, CC)
+    f, lo, hi, g, b, v, vt = h.f, h.lo, h.hi, h.g, h.b, h.v, h.vt
+    fma, mload, zero_v, accs = h.fma, h.mload, h.zero_v, h.accs
     tile_t = ir.ArrayType(elem, V * vl * CC)
     tile = opaque(b, g.alloca(tile_t, "tile"))
     M, N, K = v["M"], v["N"], v["K"]
