@@ -1,6 +1,6 @@
-"""The GEMM kernels called directly: every path (blocked wide and narrow tiles, the skinny dot and
-outer layouts, the fallbacks) against a float64 numpy product, over shapes that hit the edges, both
-transposes, accumulate, and one or more threads, for f32 and f64.
+"""The GEMM kernels called directly: every path (the blocked GEMM's 6x64 and 8x32 tiles, the
+skinny dot and outer layouts, the plain-loop fallback) against a float64 numpy product, over shapes
+that hit the edges, both transposes, accumulate, and one or more threads, for f32 and f64.
 
 Tolerance: |C - ref| <= tol·(1 + sqrt(K)·max|ref|) with tol 2e-5 (f32) and 1e-12 (f64), which
 allows for the different summation order of the blocked and vectorized loops.
@@ -22,7 +22,8 @@ SHAPES = [
     (1000, 1, 1000), (64, 1, 1000),   # GEMV
     (1, 1, 1), (5, 3, 17), (3, 10, 5), (17, 16, 33), (33, 7, 16), (129, 11, 300), (16, 9, 15), (200, 2, 1),
     (100, 16, 8), (0, 5, 20), (7, 0, 20), (20, 4, 0),
-    (37, 45, 29), (150, 97, 260),     # the blocked GEMM, wide tile, edges in every dimension
+    (40, 24, 50), (65, 32, 300),      # the blocked GEMM, 8x32 tile (16 < N <= 32)
+    (37, 45, 29), (150, 97, 260),     # the blocked GEMM, 6x64 tile, edges in every dimension
 ]
 
 

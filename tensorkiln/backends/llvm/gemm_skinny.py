@@ -201,10 +201,10 @@ def _outer_body(module: ir.Module, elem, vl: int, V: int, CC: int) -> ir.Functio
     return f
 
 
-def skinny_shapes(cfg: GemmConfig) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(R, CC) for dot and (V, CC) for outer: about 20 accumulators with 32 vector registers
-    (AVX-512), about 8 with 16."""
-    return ((4, 5), (4, 5)) if cfg.mr >= 8 else ((2, 4), (2, 4))
+def skinny_shapes(cfg: GemmConfig, bits: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(R, CC) for dot and (V, CC) for outer: about 20 accumulators with the 32 vector registers
+    of AVX-512 (512-bit vectors), about 8 with 16."""
+    return ((4, 5), (4, 5)) if cfg.vl * bits >= 512 else ((2, 4), (2, 4))
 
 
 def skinny_name(elem) -> str:
@@ -249,7 +249,7 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
         return existing
     t = _tname(elem)
     vl = cfg.vl
-    (R, CCd), (V, CCo) = skinny_shapes(cfg)
+    (R, CCd), (V, CCo) = skinny_shapes(cfg, 32 if t == "f32" else 64)
     dot, outer = _dot_body(module, elem, vl, R, CCd), _outer_body(module, elem, vl, V, CCo)
     fallback = _naive(module, elem)
     f = existing or ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=skinny_name(elem))
