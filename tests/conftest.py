@@ -1,4 +1,5 @@
-"""Test-wide settings: verify the IR after every pass, and keep hypothesis deterministic in CI."""
+"""Test-wide settings (verify the IR after every pass, keep hypothesis deterministic in CI) and the
+`native_calls` fixture, which records every native call a test makes."""
 import os
 import tempfile
 
@@ -11,3 +12,21 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def native_calls(monkeypatch):
+    """The names of the native functions called while the test runs, in order."""
+    from tensorkiln.runtime.executable import NativeFunction
+
+    calls: list[str] = []
+    original = NativeFunction.call
+
+    def spy(self, arrays):
+        calls.append(self.name)
+        return original(self, arrays)
+    monkeypatch.setattr(NativeFunction, "call", spy)
+    return calls

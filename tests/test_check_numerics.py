@@ -11,25 +11,12 @@ import numpy as np
 import pytest
 
 import tensorkiln as tk
-from tensorkiln.runtime.executable import NativeFunction
 
 
 @pytest.fixture(autouse=True)
 def fresh_graph():
     tk.reset_default_graph()
     yield
-
-
-@pytest.fixture
-def native_calls(monkeypatch):
-    calls = []
-    original = NativeFunction.call
-
-    def spy(self, arrays):
-        calls.append(self.name)
-        return original(self, arrays)
-    monkeypatch.setattr(NativeFunction, "call", spy)
-    return calls
 
 
 def _error(sess, fetches, feed=None) -> str:

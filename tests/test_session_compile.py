@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import tensorkiln as tk
-from tensorkiln.runtime.executable import NativeFunction
 
 
 @pytest.fixture(autouse=True)
@@ -15,19 +14,7 @@ def fresh_graph():
     yield
 
 
-@pytest.fixture
-def count_native_calls(monkeypatch):
-    calls = []
-    original = NativeFunction.call
-
-    def spy(self, arrays):
-        calls.append(self.name)
-        return original(self, arrays)
-    monkeypatch.setattr(NativeFunction, "call", spy)
-    return calls
-
-
-def test_each_run_is_one_native_call(count_native_calls):
+def test_each_run_is_one_native_call(native_calls):
     x = tk.placeholder(tk.float32, [None, 4], name="x")
     w = tk.Variable(tk.ones([4, 2]), name="w")
     b = tk.Variable(tk.zeros([2]), name="b")
@@ -36,9 +23,9 @@ def test_each_run_is_one_native_call(count_native_calls):
     step = tk.group(w.assign(w * 0.5), b.assign_add(tk.ones([2])))
     with tk.Session() as sess:
         sess.run(tk.global_variables_initializer())
-        assert len(count_native_calls) == 1
+        assert len(native_calls) == 1
         out = sess.run([loss, y, step], {x: np.ones((3, 4))})
-        assert len(count_native_calls) == 2
+        assert len(native_calls) == 2
         assert out[1].shape == (3, 2) and out[2] is None
         np.testing.assert_allclose(sess.run(w), 0.5 * np.ones((4, 2)))
         np.testing.assert_allclose(sess.run(b), np.ones(2))
