@@ -10,30 +10,12 @@ Types and dims are immutable and shared.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 
 from .core import Block, Function, Module, Operation, Region, Value
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _param_names(f: Function) -> list[str]:
-    """The names the printer writes for ``f``'s parameters (and the parser reads back)."""
-    used: set[str] = set()
-    names = []
-    for i, a in enumerate(f.args):
-        hint = a.name_hint
-        if not hint or not _IDENT.match(hint) or hint in used:
-            hint = f"arg{i}"
-            while hint in used:
-                hint += "_"
-        used.add(hint)
-        names.append(hint)
-    return names
-
+from .printer import param_names
 
 def _copy_attr(v: Any) -> Any:
     if isinstance(v, np.ndarray):
@@ -63,7 +45,7 @@ def _clone_block_ops(src: Block, dst: Block, mapping: dict[int, Value]) -> None:
 
 def clone_function(f: Function) -> Function:
     """A deep copy of ``f`` (the same name, types, attributes and locations)."""
-    new = Function(f.name, f.arg_types, list(f.result_types), _param_names(f), loc=f.loc)
+    new = Function(f.name, f.arg_types, list(f.result_types), param_names(f), loc=f.loc)
     new.attributes = {k: _copy_attr(v) for k, v in f.attributes.items()}
     mapping: dict[int, Value] = {id(a): na for a, na in zip(f.args, new.args)}
     _clone_block_ops(f.body, new.body, mapping)

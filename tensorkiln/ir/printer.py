@@ -17,6 +17,22 @@ from .core import Block, Function, Module, Operation, Value
 from .types import DType, SymDim, Type, anonymous_symbols, dim_str, format_type
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def param_names(f: Function) -> list[str]:
+    """The names the printer writes for ``f``'s parameters (and the parser reads back): the name
+    hint when it is a free identifier, else ``argN``."""
+    used: set[str] = set()
+    names = []
+    for i, a in enumerate(f.args):
+        hint = a.name_hint
+        if not hint or not _IDENT.match(hint) or hint in used:
+            hint = f"arg{i}"
+            while hint in used:
+                hint += "_"
+        used.add(hint)
+        names.append(hint)
+    return names
 # Above this many elements a dense attribute is printed as hex bytes (exact and compact).
 DENSE_HEX_THRESHOLD = 16
 
@@ -149,15 +165,8 @@ class Printer:
 
     def print_function(self, f: Function) -> str:
         self._collect_anonymous(f)
-        used: set[str] = set()
         params = []
-        for i, a in enumerate(f.args):
-            hint = a.name_hint
-            if not hint or not _IDENT.match(hint) or hint in used:
-                hint = f"arg{i}"
-                while hint in used:
-                    hint += "_"
-            used.add(hint)
+        for a, hint in zip(f.args, param_names(f)):
             self.names[id(a)] = f"%{hint}"
             params.append(f"%{hint}: {self.t(a.type)}")
         res = f.result_types
