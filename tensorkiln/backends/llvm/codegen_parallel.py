@@ -81,8 +81,8 @@ class ParallelLoops:
 
     def parallel_loop(self, op: Operation) -> None:
         """An outermost parallel loop, outlined into ``body(ctx, lo, hi)`` and run by
-        ``tk.parallel_for``: the values it uses travel in a context struct. Threads are used only
-        when the loop nest has enough elements to pay for them."""
+        ``tk_parallel_for`` on the module's thread count: the values it uses travel in a context
+        struct."""
         from .parallel import BODY_TYPE, num_threads_global, opaque, parallel_for
 
         captured = self._captures(op)
@@ -144,8 +144,8 @@ class ParallelLoops:
         for k, ((vid, kind, idx), t) in enumerate(zip(fields, types)):
             val = self.values[vid] if kind == "value" else self.strides[vid][idx] if kind == "stride" else self.sym_values[kind[4:]]
             b.store(val, b.gep(ctx_p, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True, source_etype=ctx_t))
-        big = b.icmp_signed(">=", self.work_estimate(op), ir.Constant(I64, PARALLEL_MIN_ELEMENTS))
-        nthreads = b.select(big, b.load(num_threads_global(self.module, self.threads), typ=I64), ir.Constant(I64, 1))
+        # Only reached for loops big enough for threads (maybe_parallel_loop decides).
+        nthreads = b.load(num_threads_global(self.module, self.threads), typ=I64)
         b.call(parallel_for(self.module), [body_fn, ctx_p, b.sub(hi, lo), nthreads])
 
 

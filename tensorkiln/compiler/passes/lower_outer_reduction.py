@@ -15,14 +15,10 @@ from typing import TYPE_CHECKING
 
 from ...ir.core import Operation, Value
 from ...ir.types import INDEX, Dim, ScalarType, dim_mul
-from .scalar_emitter import _identity
+from .scalar_emitter import REDUCE_COMBINE as COMBINE, reduce_identity
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lower_to_loops import FunctionLowering
-
-COMBINE = {"reduce_sum": "loops.add", "reduce_mean": "loops.add", "reduce_prod": "loops.mul",
-           "reduce_max": "loops.maximum", "reduce_min": "loops.minimum"}
-
 
 def _root_reduction(op: Operation) -> Operation | None:
     if op.name == "graph.fused":
@@ -56,7 +52,7 @@ def lower_outer_reduction(low: "FunctionLowering", op: Operation, buf: Value) ->
     out_shape = buf.type.shape
 
     def init(idx: list[Value]) -> None:
-        b.create("loops.store", [em.const(_identity(name, dt.dtype), dt), buf, *idx])
+        b.create("loops.store", [em.const(reduce_identity(name, dt.dtype), dt), buf, *idx])
 
     low.loop_nest(out_shape, init)
 

@@ -15,7 +15,7 @@ import numpy as np
 from ...ir.core import Block, Builder, Operation, Region, Value
 from ...ir.diagnostics import CompileError
 from ...ir.opdef import lookup
-from ...ir.types import INDEX, DType, Dim, ScalarType, SymDim, TensorType, i1, i64
+from ...ir.types import INDEX, DType, Dim, ScalarType
 from .rewrite import splat_value
 
 BufferLookup = Callable[[Value], "Value | None"]
@@ -251,7 +251,7 @@ class ScalarEmitter:
         if name in ("argmax", "argmin"):
             inits = [self.const(_extreme(dt.dtype, name == "argmin"), dt), self.const(0, INDEX)]
         else:
-            inits = [self.const(_identity(name, dt.dtype), dt)]
+            inits = [self.const(reduce_identity(name, dt.dtype), dt)]
         loops = []
         carried = inits
         for a in axes:
@@ -265,8 +265,7 @@ class ScalarEmitter:
             better = self.b.op("loops.gt" if name == "argmax" else "loops.lt", xv, best)
             nxt = [self.b.op("loops.select", better, xv, best), self.b.op("loops.select", better, loops[0].iv, best_i)]
         else:
-            combine = {"reduce_sum": "loops.add", "reduce_mean": "loops.add", "reduce_prod": "loops.mul",
-                       "reduce_max": "loops.maximum", "reduce_min": "loops.minimum"}[name]
+            combine = REDUCE_COMBINE[name]
             nxt = [self.b.op(combine, carried[0], xv)]
         for loop in reversed(loops):
             nxt = loop.finish(nxt)
@@ -287,7 +286,13 @@ def _as(value: float, dt: DType):
     return bool(value) if dt.is_bool else (float(value) if dt.is_float else int(value))
 
 
-def _identity(name: str, dt: DType):
+# How each reduction folds an element into its accumulator.
+REDUCE_COMBINE = {"reduce_sum": "loops.add", "reduce_mean": "loops.add", "reduce_prod": "loops.mul",
+                  "reduce_max": "loops.maximum", "reduce_min": "loops.minimum"}
+
+
+def reduce_identity(name: str, dt: DType):
+    """The value a reduction starts from."""
     if name in ("reduce_sum", "reduce_mean"):
         return 0.0 if dt.is_float else 0
     if name == "reduce_prod":
