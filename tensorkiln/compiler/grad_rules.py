@@ -13,7 +13,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from ..ir.core import Builder, Operation, Value
-from ..ir.types import Dim, TensorType, dim_product
+from ..ir.types import Dim, dim_product
 
 Rule = Callable[["GradContext", Operation, Value], Sequence[Optional[Value]]]
 RULES: dict[str, Rule] = {}

@@ -10,10 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
 from ...ir.core import Block, Builder, Operation, Value
-from ...ir.opdef import lookup
 from .base import Pass
 from .rewrite import constant_value, replace_op, splat_value
 

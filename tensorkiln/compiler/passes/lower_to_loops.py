@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from ...ir.core import Block, Builder, Function, Module, Operation, Region, Value
+from ...ir.core import Builder, Function, Module, Operation, Value
 from ...ir.diagnostics import CompileError
 from ...ir.types import INDEX, Dim, MemRefType, ScalarType, TensorType
 from .base import Pass
