@@ -37,99 +37,16 @@ Semantics follow numpy/TensorFlow; the points where they differ or are underspec
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, MutableMapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from ...ir.core import Block, BlockArgument, Function, Operation, Value
 from ...ir.opdef import lookup
-from ...ir.types import Dim, SymDim, TensorType, dim_str, dtype_from_numpy
+from ...ir.types import TensorType, dtype_from_numpy
+from .dims import InterpreterError, _bind_shape, _Dims, _shape_text
 
 __all__ = ["InterpreterError", "evaluate_op", "run_function", "supported_ops"]
-
-
-class InterpreterError(RuntimeError):
-    """The reference interpreter cannot evaluate an op, or an op produced an ill-typed result."""
-
-
-# --------------------------------------------------------------------------- dims
-
-
-class _Dims:
-    """The binding of symbolic dim names to sizes, shared by a whole function evaluation (which
-    also collects its pending ``graph.assign`` writes: argument index, new value)."""
-
-    def __init__(self, env: MutableMapping[str, int] | None = None):
-        self.env: MutableMapping[str, int] = env if env is not None else {}
-        self.assigns: list[tuple[int, np.ndarray]] = []
-
-    def try_eval(self, d: Dim) -> int | None:
-        if isinstance(d, int):
-            return d
-        if d.symbols <= self.env.keys():
-            return d.evaluate(self.env)
-        return None
-
-    def eval(self, d: Dim, opname: str) -> int:
-        v = self.try_eval(d)
-        if v is None:
-            missing = ", ".join(sorted(d.symbols - self.env.keys()))  # type: ignore[union-attr]
-            raise InterpreterError(f"'{opname}': symbolic dim {dim_str(d)} has no size bound ({missing} unknown)")
-        return v
-
-
-def _shape_text(shape: Sequence[Any]) -> str:
-    return "[" + ", ".join(dim_str(d) if isinstance(d, (int, SymDim)) else str(d) for d in shape) + "]"
-
-
-def _bind_shape(declared: Sequence[Dim], actual: tuple[int, ...], dims: _Dims) -> bool:
-    """Match ``actual`` against ``declared``, binding unbound plain symbols; False on a mismatch.
-
-    Composite dims (``N*784``) are checked once their symbols are bound; a composite whose only
-    unbound symbol appears linearly (``c*N + k``) binds that symbol when the division is exact.
-    """
-    if len(declared) != len(actual):
-        return False
-    deferred = []
-    for d, n in zip(declared, actual):
-        if isinstance(d, int):
-            if d != n:
-                return False
-        elif d.is_symbol:
-            bound = dims.env.setdefault(d.name, n)
-            if bound != n:
-                return False
-        else:
-            deferred.append((d, n))
-    for d, n in deferred:
-        v = dims.try_eval(d)
-        if (v is None and _solve_linear(d, n, dims) is False) or (v is not None and v != n):
-            return False
-    return True
-
-
-def _solve_linear(d: SymDim, n: int, dims: _Dims) -> bool | None:
-    """Bind the one unbound symbol of ``d`` (linear in it) so that ``d == n``: True when bound,
-    False when no size fits, None when ``d`` is not of that form (it is then left unchecked)."""
-    unbound = d.symbols - dims.env.keys()
-    if len(unbound) != 1:
-        return None
-    (s,) = unbound
-    coef, rest = 0, 0
-    for mono, c in d.terms:
-        if mono.count(s) > 1:
-            return None
-        if s in mono:
-            others = [m for m in mono if m != s]
-            coef += c * math.prod(dims.env[m] for m in others)
-        else:
-            rest += c * math.prod(dims.env[m] for m in mono)
-    if coef == 0:
-        return None
-    if (n - rest) % coef or (n - rest) // coef < 0:
-        return False
-    dims.env[s] = (n - rest) // coef
-    return True
 
 
 # --------------------------------------------------------------------------- helpers
