@@ -33,6 +33,7 @@ from .. import errors
 from ..compiler.frontend.graph import GraphLoweringError, MissingFeedError
 from ..ir.diagnostics import CompileError
 from .config import ConfigProto, RunMetadata, RunOptions, _NodeExecStats, is_local_cpu  # noqa: F401
+from .rwlock import _RWLock
 from .executable import ShapeError
 from .numerics import split_checked
 from .signature import CompiledSignature, compile_signature
@@ -68,39 +69,6 @@ def _session_for(graph: Any, session: Any, what: str) -> "Session":
         raise ValueError(f"Cannot use the given session to {what}: the tensor's graph is different from the "
                          "session's graph. Pass an explicit session to `eval(session=sess)`.")
     return sess
-
-
-# --------------------------------------------------------------------------- locking
-
-
-class _RWLock:
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._readers = 0
-        self._writer = False
-
-    def acquire_read(self) -> None:
-        with self._cond:
-            while self._writer:
-                self._cond.wait()
-            self._readers += 1
-
-    def release_read(self) -> None:
-        with self._cond:
-            self._readers -= 1
-            if not self._readers:
-                self._cond.notify_all()
-
-    def acquire_write(self) -> None:
-        with self._cond:
-            while self._writer or self._readers:
-                self._cond.wait()
-            self._writer = True
-
-    def release_write(self) -> None:
-        with self._cond:
-            self._writer = False
-            self._cond.notify_all()
 
 
 # --------------------------------------------------------------------------- fetch structures
