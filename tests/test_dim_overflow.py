@@ -102,8 +102,9 @@ def test_plan_checks_output_sizes_exactly():
     fn.name, fn.symbols, fn._plans = "outer", ["N", "M"], {}
     fn.inputs = [ArgSpec("x", TensorType((n,), f32)), ArgSpec("y", TensorType((m,), f32))]
     fn.outputs = [ArgSpec("out", TensorType((n, m), f32))]
-    assert fn.plan(((3,), (4,))) == ((3, 4), [(3, 4)])
-    assert fn.plan(((0,), (1 << 40,))) == ((0, 1 << 40), [(0, 1 << 40)])  # empty, and its strides fit
+    assert fn.plan(((3,), (4,))) == ((3, 4), [(3, 4)], None)  # small: no byte sizes needed
+    assert fn.plan(((0,), (1 << 40,))) == ((0, 1 << 40), [(0, 1 << 40)], None)  # empty, and its strides fit
+    assert fn.plan(((1024,), (1024,))) == ((1024, 1024), [(1024, 1024)], [4 << 20])  # large: bytes planned
     with pytest.raises(ShapeError, match="overflows int64"):
         fn.plan(((0,), (1 << 62,)))  # no elements, but 2**64 bytes of strides
     with pytest.raises(ShapeError, match="overflows int64"):

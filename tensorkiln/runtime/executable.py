@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import out_buffers
 from ..ir.types import DType, Dim, SymDim, TensorType, dim_str
 
 ERROR_CODES = {1: "a dimension is negative",
@@ -109,7 +110,7 @@ class NativeFunction:
                 self._pyfunc = pyproto(py_address)
         self._np_dtypes = [s.dtype.np_dtype for s in self.inputs]
         self._out_dtypes = [s.dtype.np_dtype for s in self.outputs]
-        self._plans: dict[tuple, tuple[tuple[int, ...], list[tuple[int, ...]]]] = {}
+        self._plans: dict[tuple, tuple[tuple[int, ...], list[tuple[int, ...]], list[int] | None]] = {}
 
     def prepare(self, args: Sequence[Any]) -> list[np.ndarray]:
         if len(args) != len(self.inputs):
@@ -133,17 +134,18 @@ class NativeFunction:
         outs = self.call(self.prepare(args))
         return outs[0] if len(outs) == 1 else tuple(outs)
 
-    def plan(self, shapes: tuple) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
-        """(dim arguments, output shapes) for these input shapes; raises ShapeError if they don't fit."""
+    def plan(self, shapes: tuple) -> tuple[tuple[int, ...], list[tuple[int, ...]], list[int] | None]:
+        """(dim arguments, output shapes, output sizes in bytes when any is large — else None) for
+        these input shapes; raises ShapeError if they don't fit."""
         got = self._plans.get(shapes)
         if got is None:
             env = bind_symbols(self.inputs, shapes, self.symbols)
             for n in env.values():
                 if n < 0:
                     raise ShapeError("negative dimension")
-            got = (tuple(env[s] for s in self.symbols),
-                   [tuple(d if isinstance(d, int) else d.evaluate(env) for d in s.type.shape) for s in self.outputs])
-            for spec, shape in zip(self.outputs, got[1]):
+            out_shapes = [tuple(d if isinstance(d, int) else d.evaluate(env) for d in s.type.shape) for s in self.outputs]
+            sizes = []
+            for spec, shape in zip(self.outputs, out_shapes):
                 # Python ints: the products here cannot wrap, so they are checked exactly, once per shape
                 n, bound = 1, spec.dtype.np_dtype.itemsize
                 for d in shape:
@@ -156,6 +158,9 @@ class NativeFunction:
                                      "(out of memory)")
                 if n * spec.dtype.np_dtype.itemsize > MAX_BUFFER_BYTES:
                     raise ShapeError(f"output '{spec.name}' of shape {shape} is too large to allocate (out of memory)")
+                sizes.append(n * spec.dtype.np_dtype.itemsize)
+            got = (tuple(env[s] for s in self.symbols), out_shapes,
+                   sizes if max(sizes, default=0) >= out_buffers.LARGE_OUTPUT_BYTES else None)
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans.clear()
             self._plans[shapes] = got
@@ -170,8 +175,11 @@ class NativeFunction:
                 break
         if len(arrays) != len(self.inputs):
             arrays = self.prepare(arrays)
-        dims, out_shapes = self.plan(tuple([a.shape for a in arrays]))
-        outs = [np.empty(s, dt) for s, dt in zip(out_shapes, self._out_dtypes)]
+        dims, out_shapes, sizes = self.plan(tuple([a.shape for a in arrays]))
+        if sizes is None:
+            outs = [np.empty(s, dt) for s, dt in zip(out_shapes, self._out_dtypes)]
+        else:  # large outputs reuse the scratch allocator's mapped blocks (no fresh page faults)
+            outs = [out_buffers.empty(s, dt, n) for s, dt, n in zip(out_shapes, self._out_dtypes, sizes)]
         if self._pyfunc is not None:
             rc = self._pyfunc(*dims, *arrays, *outs)
         else:
