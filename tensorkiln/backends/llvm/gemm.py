@@ -19,6 +19,7 @@ from typing import Iterator
 
 import llvmlite.ir as ir
 
+from .gemm_pack import pack_a as _pack_a, pack_a_slack, pack_b as _pack_b
 from .scratch import declare_scratch
 
 I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
@@ -119,63 +120,6 @@ def _declare(module: ir.Module, name: str, ret, args) -> ir.Function:
     return f if f is not None else ir.Function(module, ir.FunctionType(ret, args), name=name)
 
 
-def _pack_a(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
-    """Ap[p][k][r] = A[(p*MR + r) * rsa + k * csa], zero beyond mc rows."""
-    f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, PTR, I64, I64, PTR]), name=f"tk.gemm.pack_a.{suffix}")
-    f.linkage = "internal"
-    kc, mc, A, rsa, csa, Ap = f.args
-    g = _Gen(f, elem)
-    b = g.b
-    zero = ir.Constant(elem, 0.0)
-    panels = b.sdiv(b.add(mc, g.i(cfg.mr - 1)), g.i(cfg.mr))
-    with g.loop(0, panels, name="p") as p:
-        with g.loop(0, kc, name="k") as k:
-            dst_base = b.mul(b.add(b.mul(p, kc), k), g.i(cfg.mr))
-            for r in range(cfg.mr):
-                row = b.add(b.mul(p, g.i(cfg.mr)), g.i(r))
-                ok = b.icmp_signed("<", row, mc)
-                safe_row = b.select(ok, row, g.i(0))
-                v = g.ld(g.gep(A, b.add(b.mul(safe_row, rsa), b.mul(k, csa))))
-                b.store(b.select(ok, v, zero), g.gep(Ap, b.add(dst_base, g.i(r))))
-    b.ret_void()
-    return f
-
-
-def _pack_b(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
-    """Bp[q][k][c] = B[k * rsb + (q*NR + c) * csb], zero beyond nc columns."""
-    f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, PTR, I64, I64, PTR]), name=f"tk.gemm.pack_b.{suffix}")
-    f.linkage = "internal"
-    kc, nc, B, rsb, csb, Bp = f.args
-    g = _Gen(f, elem)
-    b = g.b
-    zero = ir.Constant(elem, 0.0)
-    panels = b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr))
-    row_major = b.icmp_signed("==", csb, g.i(1))
-    with b.if_else(row_major) as (then, otherwise):
-        with then:  # B[k, col] contiguous along col: copy rows of NR
-            with g.loop(0, panels, name="q") as q:
-                with g.loop(0, kc, name="k") as k:
-                    dst_base = b.mul(b.add(b.mul(q, kc), k), g.i(cfg.nr))
-                    src_row = b.mul(k, rsb)
-                    with g.loop(0, cfg.nr, name="c") as c:
-                        col = b.add(b.mul(q, g.i(cfg.nr)), c)
-                        ok = b.icmp_signed("<", col, nc)
-                        safe = b.select(ok, col, g.i(0))
-                        v = g.ld(g.gep(B, b.add(src_row, safe)))
-                        b.store(b.select(ok, v, zero), g.gep(Bp, b.add(dst_base, c)))
-        with otherwise:  # transposed B: each column is contiguous along k, so read down columns
-            with g.loop(0, panels, name="tq") as q:
-                with g.loop(0, cfg.nr, name="tc") as c:
-                    col = b.add(b.mul(q, g.i(cfg.nr)), c)
-                    ok = b.icmp_signed("<", col, nc)
-                    src_col = b.mul(b.select(ok, col, g.i(0)), csb)
-                    with g.loop(0, kc, name="tk") as k:
-                        v = g.ld(g.gep(B, b.add(b.mul(k, rsb), src_col)))
-                        b.store(b.select(ok, v, zero), g.gep(Bp, b.add(b.mul(b.add(b.mul(q, kc), k), g.i(cfg.nr)), c)))
-    b.ret_void()
-    return f
-
-
 def _kernel(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
     """C[0:mr, 0:nr] (+)= Ap(kc x MR) . Bp(kc x NR), the tile held in MR*NV vector registers."""
     f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, PTR, I64, I64, PTR, PTR, I64, I64, I64, I1]), name=f"tk.gemm.kernel.{suffix}")
@@ -266,7 +210,7 @@ def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) ->
     mcb = v["mcb"]  # rows per M block (at most cfg.mc; chosen by the driver so blocks balance)
     esize = 4 if isinstance(elem, ir.FloatType) else 8
     malloc, free = declare_scratch(module)
-    ap = b.call(malloc, [b.mul(g.i(cfg.mc * esize), kc)])
+    ap = b.call(malloc, [b.mul(b.add(b.mul(g.i(cfg.mc), kc), g.i(pack_a_slack(cfg))), g.i(esize))])
     panels = b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr))
     with g.loop(lo, hi, name="item") as item:
         blk = b.sdiv(item, groups)
@@ -391,7 +335,7 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
                 b.store(pvalues[fname], b.gep(pctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=pct))
             b.call(pfor, [packb, pctx, b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr)), pack_threads])
             # With a single panel of B, each A element is used once: packing A would only copy it.
-            pack = b.icmp_signed(">", nc, g.i(cfg.nr))
+            pack = b.and_(b.icmp_signed(">", nc, g.i(cfg.nr)), b.icmp_signed("!=", csa, g.i(1)))
             values = {"M": M, "kc": kc, "nc": nc, "A": g.gep(A, b.mul(pc, csa)), "rsa": rsa, "csa": csa, "bp": bp,
                       "C": g.gep(C, jc), "ldc": ldc, "overwrite": b.zext(overwrite, I64), "pack": b.zext(pack, I64),
                       "groups": groups, "mcb": mcb}
