@@ -163,10 +163,13 @@ _unary("erf", lambda c, x, y, g: c.op("mul", g, c.op("mul", c.const(2 / math.sqr
 
 @rule("relu")
 def _relu(c, op, g):
-    x = op.operands[0]
-    zero = c.const(0, x)
+    # The mask reads the output (y > 0 exactly where x > 0, NaN included), as TF's ReluGrad does:
+    # then nothing but the relu reads the pre-activation, so `conv + bias` and `relu` fuse into one
+    # pass, and a max-pool adjoint of y can apply the mask itself (see fuse_nn.py).
+    y = op.result
+    zero = c.const(0, y)
     zeros = c.op("broadcast_to", zero, shape=g.type.shape) if g.type.rank else zero
-    return [c.op("where", c.op("gt", x, zero), g, zeros)]
+    return [c.op("where", c.op("gt", y, zero), g, zeros)]
 
 
 @rule("cast")
