@@ -56,7 +56,11 @@ def kernels_used(llvm_ir: str) -> list[str]:
 # without the unroller compiles them in ~0.12 s instead of ~0.21 s and measured as fast (100x10x784
 # and 784x10x100 f32 products, best of 300, 22.4/24.9 us against 22.4/24.5 us at O3). The blocked
 # GEMM's K loop gains from O3's unroller (1-thread 512^3: 2.79 ms at O3, 2.94-3.40 ms otherwise).
-OPT = {"skinny": (1, False), "blocked": (3, True), "runtime": (3, True)}
+# The runtime library (thread pool, scratch allocator) is hand-written SSA IR of atomics, spin
+# loops and libc calls, with nothing for the optimizer to do: it skips the pass pipeline (level 0;
+# the machine code generator still optimizes), which cuts its compile, the first LLVM work of a
+# cold process, from ~75 to ~25 ms CPU.
+OPT = {"skinny": (1, False), "blocked": (3, True), "runtime": (0, False)}
 
 
 def _library(kind: str, build_ir, symbols: list[str], cache) -> None:

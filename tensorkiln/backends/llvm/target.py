@@ -91,5 +91,6 @@ def parse_and_optimize(ir_text: str, tm: "llvm.TargetMachine", level: int = 3, u
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
     mod.verify()
-    optimize(mod, tm, level, unroll)
+    if level > 0:  # 0: IR written by hand in SSA form, compiled as it is (see kernels.OPT)
+        optimize(mod, tm, level, unroll)
     return mod
