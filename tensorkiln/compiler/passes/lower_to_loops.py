@@ -16,6 +16,7 @@ from ...ir.core import Builder, Function, Module, Operation, Value
 from ...ir.diagnostics import CompileError
 from ...ir.types import INDEX, Dim, MemRefType, ScalarType, TensorType
 from .base import Pass
+from .inplace_assign import inplace_assignments
 from .lower_nn import NN_OPS, lower_nn_op
 from .lower_outer_reduction import lower_outer_reduction
 from .scalar_emitter import ScalarEmitter, broadcast_index
@@ -78,6 +79,9 @@ class FunctionLowering:
         out_for: dict[int, Value] = {}
         for v, out in zip(ret.operands, self.outs):
             out_for.setdefault(id(v), out)
+        # Values an assignment may compute straight into its variable (see inplace_assign.py).
+        for vid, target in inplace_assignments(self.src).items():
+            out_for.setdefault(vid, self.buffers[id(target)])
         assigns: list[Operation] = []
         for op in self.src.body.ops:
             if op.name == "return":
@@ -98,6 +102,8 @@ class FunctionLowering:
             if not (hasattr(target, "block") and target.block is self.src.body):
                 raise CompileError("'graph.assign' target must be a function argument", op.loc)
             src = self.buffer_of(value)
+            if src is self.buffers[id(target)]:
+                continue  # computed in place
             if self._aliases_argument(src):
                 # e.g. a swap `a := b; b := a`: snapshot the argument before any assignment lands.
                 tmp = self.new_buffer(value, None)
