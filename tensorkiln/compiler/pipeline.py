@@ -20,6 +20,7 @@ from .passes.dce import DeadCodeElimination
 from .passes.decompose import Decompose
 from .passes.fold_constants import Evaluator, FoldConstants
 from .passes.fuse import FuseElementwise
+from .passes.fuse_nn import FuseNN
 from .passes.infer_shapes import InferShapes
 from .passes.lower_to_loops import LowerToLoops
 
@@ -39,7 +40,7 @@ def optimize_passes(evaluate: Optional[Evaluator] = None, fuse: bool = True) -> 
         DeadCodeElimination(),
     ]
     if fuse:
-        passes += [FuseElementwise(), DeadCodeElimination()]
+        passes += [FuseNN(), FuseElementwise(), DeadCodeElimination()]
     return passes
 
 
@@ -89,6 +90,7 @@ def pass_by_name(name: str, evaluate: Optional[Evaluator] = None) -> Pass:
         "cse": CommonSubexpressionElimination,
         "dce": DeadCodeElimination,
         "fuse": FuseElementwise,
+        "fuse-nn": FuseNN,
         "lower-to-loops": LowerToLoops,
         "buffer-lifetimes": BufferLifetimes,
     }

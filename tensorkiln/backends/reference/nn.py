@@ -130,4 +130,6 @@ def _max_pool_grad(xs, attrs, dims):
                                 best, pos = x[n, h, w, ch], (h, w)
                     if pos is not None:
                         dx[n, pos[0], pos[1], ch] += g[n, a, b, ch]
+    if attrs.get("mask_positive"):
+        dx = np.where(x > 0, dx, np.zeros_like(dx))
     return dx

@@ -157,13 +157,17 @@ class NNLowering:
         """Per window and channel: the maximum over the taps, then the adjoint added at the first
         tap equal to it (TF's choice on ties), with the channel loop innermost. When the windows
         tile the input exactly (stride = window, no padding, nothing left over) every input
-        element belongs to one window: the adjoint is stored, with no zero fill and no read-back."""
+        element belongs to one window: the adjoint is stored, with no zero fill and no read-back.
+        With ``mask_positive`` (a ReLU gradient folded in) a window whose maximum is not > 0 passes
+        nothing on: the adjoint lands at a tap equal to the maximum, so masking by the maximum is
+        masking by x at that tap."""
         x, g = (self.fl.buffer_of(v) for v in op.operands)
         k = op.attributes["ksize"]
         c = x.type.shape[3]
         dt = ScalarType(out.type.dtype)
         geoms = window_params(op.attributes, x.type.shape, k)
         exact = all(st == kk and pad == 0 and o * st == size for (size, o, st, _, pad), kk in zip(geoms, k))
+        mask = bool(op.attributes.get("mask_positive"))
         if not exact:
             self.zero(out)
 
@@ -176,6 +180,8 @@ class NNLowering:
                 m = self.b.op("loops.maximum", m, v)
             gv = self.b.op("loops.load", g, n, oh, ow, lc.iv)
             zero = self.e.const(0.0, dt)
+            if mask:
+                gv = self.b.op("loops.select", self.b.op("loops.gt", m, zero), gv, zero)
             done = self.e.const(0, ScalarType(i1))
             for (ih, iw, valid), v in zip(taps, vals):
                 hit = self.b.op("loops.logical_and", self.b.op("loops.logical_and", valid, self.b.op("loops.eq", v, m)),

@@ -144,11 +144,13 @@ register(type("AvgPoolOp", (_Pool,), {"name": "graph.avg_pool"}))
 
 @register
 class MaxPoolGradOp(OpDef):
-    """d(max_pool)/dx: operands ``(x, grad_out)``; each window's adjoint goes to its first maximum."""
+    """d(max_pool)/dx: operands ``(x, grad_out)``; each window's adjoint goes to its first maximum.
+    With ``mask_positive`` the result is also zero wherever ``x <= 0``: when x is a ReLU's output,
+    that is the ReLU's gradient folded in (``fuse-nn`` makes it from ``where(x > 0, adjoint, 0)``)."""
 
     name = "graph.max_pool_grad"
     num_operands = 2
-    attrs = _POOL_ATTRS
+    attrs = dict(_POOL_ATTRS, mask_positive=Attr("bool", False))
     traits = frozenset({"pure"})
 
     @classmethod
