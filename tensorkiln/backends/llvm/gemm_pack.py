@@ -137,12 +137,14 @@ def pack_b(module, elem, cfg, suffix: str) -> ir.Function:
             with b.if_else(col_major) as (then2, otherwise2):
                 with then2:  # transposed B: columns contiguous along k; vl x vl blocks transposed in registers
                     tblock = _transpose_block(module, elem, cfg, suffix)
+                    # k innermost: a block's vl source columns are each read sequentially (vl
+                    # streams for the prefetcher rather than NR).
                     with g.loop(0, panels, name="tq") as q:
-                        with g.loop(0, kc, vl, name="tk") as k0:
-                            for j in range(cfg.nv):
-                                col = b.add(b.mul(q, g.i(nr)), g.i(j * vl))
+                        with g.loop(0, cfg.nv, name="tj") as j:
+                            col = b.add(b.mul(q, g.i(nr)), b.mul(j, g.i(vl)))
+                            with g.loop(0, kc, vl, name="tk") as k0:
                                 src = b.gep(B, [b.add(k0, b.mul(col, csb))], source_etype=elem)
-                                dst = g.gep(Bp, b.add(b.mul(b.add(b.mul(q, kc), k0), g.i(nr)), g.i(j * vl)))
+                                dst = g.gep(Bp, b.add(b.mul(b.add(b.mul(q, kc), k0), g.i(nr)), b.mul(j, g.i(vl))))
                                 b.call(tblock, [src, csb, b.sub(kc, k0), b.sub(nc, col), dst])
                 with otherwise2:
                     _pack_b_scalar(g, elem, cfg, kc, nc, B, rsb, csb, Bp, panels)

@@ -1,0 +1,139 @@
+"""The blocked GEMM's packing paths and fallbacks, called directly against a float64 numpy product.
+
+Covers what ``test_gemm_kernels.py``'s small shapes do not reach: several K blocks (KC 512) and N
+blocks (NC 1024) with ragged tails (transposed B read in 16 × 16 blocks whose last one is cut in
+both directions), operands with no unit stride (the scalar packers), and running out of memory
+inside a GEMM (no packed B: an unblocked loop; no packed A: A read in place), which must still
+give the right result.
+
+Tolerance as in ``test_gemm_kernels.py``: |C - ref| <= tol·(1 + sqrt(K)·max|ref|), tol 2e-5 (f32)
+and 1e-12 (f64).
+"""
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
+
+ARGS = [ctypes.c_int64] * 3 + [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64] * 2 + \
+    [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64]
+TOL = {"f32": 2e-5, "f64": 1e-12}
+
+
+@pytest.fixture(scope="module")
+def gemm():
+    ensure_kernels(["f32", "f64"])
+    return {d: ctypes.CFUNCTYPE(None, *ARGS)(_libraries[d].address(f"tk_gemm_{d}")) for d in ("f32", "f64")}
+
+
+def _run(fn, A, B, c, acc, threads):
+    e = c.itemsize
+    M, K = A.shape
+    N = B.shape[1]
+    fn(M, N, K, A.ctypes.data, A.strides[0] // e, A.strides[1] // e,
+       B.ctypes.data, B.strides[0] // e, B.strides[1] // e, c.ctypes.data, c.strides[0] // e, acc, threads)
+
+
+def _check(c, ref, K, dtype):
+    bound = TOL[dtype] * (1 + np.sqrt(K) * (np.abs(ref).max() if ref.size else 0.0))
+    assert np.abs(c - ref).max(initial=0.0) <= bound
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+@pytest.mark.parametrize("shape", [(70, 1100, 530), (13, 1030, 1050), (301, 40, 517)], ids=lambda s: "x".join(map(str, s)))
+def test_several_blocks_every_layout(gemm, dtype, shape):
+    M, N, K = shape
+    npdt = np.float32 if dtype == "f32" else np.float64
+    rng = np.random.default_rng(M + N + K)
+    for ta, tb, acc, threads in itertools.product((False, True), (False, True), (0, 1), (1, 2)):
+        a = rng.standard_normal((K, M) if ta else (M, K)).astype(npdt)
+        b = rng.standard_normal((N, K) if tb else (K, N)).astype(npdt)
+        A, B = (a.T if ta else a), (b.T if tb else b)
+        c0 = rng.standard_normal((M, N)).astype(npdt)
+        c = c0.copy()
+        _run(gemm[dtype], A, B, c, acc, threads)
+        _check(c, A.astype(np.float64) @ B.astype(np.float64) + (c0 if acc else 0.0), K, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+@pytest.mark.parametrize("shape", [(37, 150, 45), (200, 70, 600)], ids=lambda s: "x".join(map(str, s)))
+def test_strided_operands(gemm, dtype, shape):
+    """Views with no unit stride (every other row, every third column): the scalar packers."""
+    M, N, K = shape
+    npdt = np.float32 if dtype == "f32" else np.float64
+    rng = np.random.default_rng(7)
+    for acc, threads in itertools.product((0, 1), (1, 2)):
+        A = rng.standard_normal((2 * M, 3 * K)).astype(npdt)[::2, ::3]
+        B = rng.standard_normal((2 * K, 3 * N)).astype(npdt)[::2, ::3]
+        c0 = rng.standard_normal((M, N)).astype(npdt)
+        c = c0.copy()
+        _run(gemm[dtype], A, B, c, acc, threads)
+        _check(c, A.astype(np.float64) @ B.astype(np.float64) + (c0 if acc else 0.0), K, dtype)
+
+
+_OOM_SCRIPT = textwrap.dedent("""
+    import ctypes, resource, sys
+    import numpy as np
+    from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
+    ensure_kernels(["f32"])
+    L, P = ctypes.c_int64, ctypes.c_void_p
+    fn = ctypes.CFUNCTYPE(None, L, L, L, P, L, L, P, L, L, P, L, L, L)(_libraries["f32"].address("tk_gemm_f32"))
+    alloc = ctypes.CFUNCTYPE(P, L)(_libraries["runtime"].address("tk_scratch_alloc"))
+    free = ctypes.CFUNCTYPE(None, P)(_libraries["runtime"].address("tk_scratch_free"))
+    rng = np.random.default_rng(3)
+    M, N, K = 64, 600, 600
+    a = rng.standard_normal((K, M)).astype(np.float32)    # A transposed: the path that packs A
+    B = rng.standard_normal((K, N)).astype(np.float32)
+    A = a.T
+    ref = A.astype(np.float64) @ B.astype(np.float64)
+    c = np.zeros((M, N), np.float32)
+    # The GEMM's buffers at this shape (AVX-512 blocks: KC 512, 10 panels of 64, MC 144).
+    bp_bytes, ap_bytes = 640 * 512 * 4, (144 * 512 + 8) * 4
+    def vm():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    limit = vm() + (16 << 20)
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    # Use up the address space left in blocks of the size the GEMM will ask for ({case}); for
+    # no-A-buffer, a B-sized block is first parked in the scratch cache, where the GEMM finds it.
+    held = []
+    parked = alloc(bp_bytes) if "{case}" == "no-A-buffer" else None
+    size = ap_bytes if "{case}" == "no-A-buffer" else bp_bytes
+    while len(held) < 1000:
+        p = alloc(size)
+        if not p:
+            break
+        held.append(p)
+    if len(held) >= 1000 or ("{case}" == "no-A-buffer" and not parked):
+        sys.exit(3)
+    if parked:
+        free(parked)
+    fn(M, N, K, A.ctypes.data, 1, M, B.ctypes.data, N, 1, c.ctypes.data, N, 0, 1)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+    for p in held:
+        free(p)
+    err = float(np.abs(c - ref).max())
+    print(err)
+    sys.exit(0 if err <= 2e-5 * (1 + np.sqrt(K) * np.abs(ref).max()) else 1)
+""")
+
+
+@pytest.mark.parametrize("case", ["no-B-buffer", "no-A-buffer"])
+def test_out_of_memory_still_computes(case):
+    """tk_scratch_alloc returning NULL inside the GEMM: the product is still right. Run in a child
+    process whose address space is capped (RLIMIT_AS) and then used up."""
+    proc = subprocess.run([sys.executable, "-c", _OOM_SCRIPT.format(case=case)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "TENSORKILN_NUM_THREADS": "1"})
+    if proc.returncode == 3:
+        pytest.skip("could not make the allocator refuse just that buffer here")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
