@@ -163,8 +163,9 @@ def test_conv_kernels_against_reference(op, case):
 @pytest.mark.parametrize("op", CONV_OPS)
 def test_conv_slots_chunks_and_threads(op):
     """A batch big enough that each of the 8 slots takes a full GEMM chunk (as many 16x16x8 images
-    with a 3x3 kernel as fit the column budget) and then the rest in power-of-two GEMMs (2 + 1 in
-    most slots, chunk - 1 in the last): against the reference, and bit-identical on 1 and 2
+    with a 3x3 kernel as fit the column budget) and then the rest in power-of-two GEMMs (chunk + 3
+    images in four slots: 2 + 1 after the chunk; chunk + 2 in the others): against the reference,
+    and bit-identical on 1 and 2
     threads (the filter gradient sums its slots in a fixed order)."""
     from tensorkiln.compiler.passes.lower_conv import COL_BYTES, SLOTS
 

@@ -57,9 +57,14 @@ class ConvLowering:
         return max(1, COL_BYTES // max(1, rows * kk * max(dt.bits // 8, 1)))
 
     def slots(self, n_dim: Dim, chunk: int, extents: Sequence[Dim], body: Callable[[Value, Value, int], None]) -> None:
-        """body(slot, n0, count) for every chunk of every slot: slot s owns images
-        [s*per, (s+1)*per) with per = ceil(N / SLOTS), taken ``chunk`` at a time, then the rest in
-        power-of-two chunks. ``extents`` are the static extents of body's loops (see below)."""
+        """body(slot, n0, count) for every chunk of every slot: slot s owns a contiguous range of
+        q or q + 1 images (q = N // SLOTS; the first N % SLOTS slots take the extra one), taken
+        ``chunk`` at a time, then the rest in power-of-two chunks. ``extents`` are the static
+        extents of body's loops (see below).
+
+        Even shares, larger first, because the pool hands slots out in order as threads come free:
+        with ceil(N / SLOTS) images each (the earlier split) batch 100 gave seven slots of 13 and one
+        of 9, so two threads did 52 and 48 images; 13, 13, 13, 13, 12, 12, 12, 12 gives 50 and 50."""
         e, b, c = self.e, self.b, self.c
         n = e.index_of(n_dim)
         # Constants of the inner loops' extents made here, outside the slot loop, let the code
@@ -67,13 +72,15 @@ class ConvLowering:
         for d in (chunk, *extents):
             c(int(d))
         per = b.op("loops.floordiv", b.op("loops.add", n, c(SLOTS - 1)), c(SLOTS))
-        # The chunk loop runs to a bound known before the slot loop (the full slot's chunks, the
-        # last slots skipping what they lack), so the work estimate counts the images too.
+        q = b.op("loops.floordiv", n, c(SLOTS))
+        r = b.op("loops.sub", n, b.op("loops.mul", q, c(SLOTS)))
+        # The chunk loop runs to a bound known before the slot loop (the biggest slot's chunks, the
+        # others skipping what they lack), so the work estimate counts the images too.
         most = b.op("loops.floordiv", per, c(chunk))
         ls = e.for_range(c(0), c(SLOTS), parallel=True)
         s = ls.iv
-        start = b.op("loops.minimum", b.op("loops.mul", s, per), n)
-        end = b.op("loops.minimum", b.op("loops.add", start, per), n)
+        start = b.op("loops.add", b.op("loops.mul", s, q), b.op("loops.minimum", s, r))
+        end = b.op("loops.add", b.op("loops.add", start, q), b.op("loops.select", b.op("loops.lt", s, r), c(1), c(0)))
         chunks = b.op("loops.floordiv", b.op("loops.sub", end, start), c(chunk))
         lq = e.for_range(c(0), most)
         lg = e.for_range(c(0), b.op("loops.select", b.op("loops.lt", lq.iv, chunks), c(1), c(0)))
