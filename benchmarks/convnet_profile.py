@@ -35,9 +35,9 @@ def zero(b: Builder) -> Value:
     return b.op("graph.constant", value=np.array(0.0, np.float32))
 
 
-def relu_grad(b: Builder, pre: Value, g: Value) -> Value:
+def relu_grad(b: Builder, y: Value, g: Value) -> Value:
     z = zero(b)
-    return b.op("graph.where", b.op("graph.gt", pre, z), g, b.op("graph.broadcast_to", z, shape=g.type.shape))
+    return b.op("graph.where", b.op("graph.gt", y, z), g, b.op("graph.broadcast_to", z, shape=g.type.shape))
 
 
 def sgd(b: Builder, w: Value, g: Value) -> Value:
@@ -55,16 +55,16 @@ CASES: dict[str, tuple[list[tuple[int, ...]], Callable, float]] = {
     "dense1 fwd": ([(B, 3136), (3136, 1024)], lambda b, x, w: b.op("graph.matmul", x, w), 2.0 * B * 3136 * 1024),
     "dense1 dx": ([(B, 1024), (3136, 1024)], lambda b, g, w: b.op("graph.matmul", g, w, transpose_b=True), 2.0 * B * 3136 * 1024),
     "dense1 dW": ([(B, 3136), (B, 1024)], lambda b, x, g: b.op("graph.matmul", x, g, transpose_a=True), 2.0 * B * 3136 * 1024),
+    "dense1 relu grad": ([(B, 1024), (B, 1024)], relu_grad, 0.0),
     "dense1 SGD": ([(3136, 1024), (3136, 1024)], sgd, 2.0 * 3136 * 1024),
-    "pool2 adjoint": ([(B, 14, 14, 64), (B, 7, 7, 64)], lambda b, x, g: b.op("graph.max_pool_grad", x, g, **POOL), 0.0),
-    "conv2 relu grad": ([(B, 14, 14, 64), (B, 14, 14, 64)], relu_grad, 0.0),
+    # the ReLU gradient is folded into the pool adjoint (fuse-nn: mask_positive)
+    "pool2 adj+relu": ([(B, 14, 14, 64), (B, 7, 7, 64)], lambda b, x, g: b.op("graph.max_pool_grad", x, g, mask_positive=True, **POOL), 0.0),
     "conv2 bias grad": ([(B, 14, 14, 64)], lambda b, g: b.op("graph.reduce_sum", g, axes=(0, 1, 2)), 1.0 * B * 14 * 14 * 64),
     "conv2 dx": ([(B, 14, 14, 64), (5, 5, 32, 64)],
                  lambda b, g, f: b.op("graph.conv2d_backprop_input", g, f, input_shape=(B, 14, 14, 32), **SAME), conv_flops(B, 14, 14, 5, 5, 32, 64)),
     "conv2 dW": ([(B, 14, 14, 32), (B, 14, 14, 64)],
                  lambda b, x, g: b.op("graph.conv2d_backprop_filter", x, g, filter_shape=(5, 5, 32, 64), **SAME), conv_flops(B, 14, 14, 5, 5, 32, 64)),
-    "pool1 adjoint": ([(B, 28, 28, 32), (B, 14, 14, 32)], lambda b, x, g: b.op("graph.max_pool_grad", x, g, **POOL), 0.0),
-    "conv1 relu grad": ([(B, 28, 28, 32), (B, 28, 28, 32)], relu_grad, 0.0),
+    "pool1 adj+relu": ([(B, 28, 28, 32), (B, 14, 14, 32)], lambda b, x, g: b.op("graph.max_pool_grad", x, g, mask_positive=True, **POOL), 0.0),
     "conv1 bias grad": ([(B, 28, 28, 32)], lambda b, g: b.op("graph.reduce_sum", g, axes=(0, 1, 2)), 1.0 * B * 28 * 28 * 32),
     "conv1 dW": ([(B, 28, 28, 1), (B, 28, 28, 32)],
                  lambda b, x, g: b.op("graph.conv2d_backprop_filter", x, g, filter_shape=(5, 5, 1, 32), **SAME), conv_flops(B, 28, 28, 5, 5, 1, 32)),
