@@ -2,7 +2,8 @@
 
 Covers what ``test_gemm_kernels.py``'s small shapes do not reach: several K blocks (KC 512) and N
 blocks (NC 1024) with ragged tails (transposed B read in 16 × 16 blocks whose last one is cut in
-both directions), operands with no unit stride (the scalar packers), and running out of memory
+both directions), B that is one whole panel read in place (N = 64 or 32, rows contiguous), operands
+with no unit stride (the scalar packers), and running out of memory
 inside a GEMM (no packed B: an unblocked loop; no packed A: A read in place), which must still
 give the right result.
 
@@ -48,7 +49,8 @@ def _check(c, ref, K, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
-@pytest.mark.parametrize("shape", [(70, 1100, 530), (13, 1030, 1050), (301, 40, 517)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("shape", [(70, 1100, 530), (13, 1030, 1050), (301, 40, 517), (50, 64, 700), (9, 32, 600)],
+                         ids=lambda s: "x".join(map(str, s)))
 def test_several_blocks_every_layout(gemm, dtype, shape):
     M, N, K = shape
     npdt = np.float32 if dtype == "f32" else np.float64
