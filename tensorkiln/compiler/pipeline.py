@@ -15,6 +15,7 @@ from ..ir.printer import print_module
 from .passes.base import AfterPassHook, Pass, PassManager, verify_enabled
 from .passes.buffer_lifetimes import BufferLifetimes
 from .passes.canonicalize import Canonicalize
+from .passes.collapse_loops import CollapseLoops
 from .passes.cse import CommonSubexpressionElimination
 from .passes.dce import DeadCodeElimination
 from .passes.decompose import Decompose
@@ -45,7 +46,7 @@ def optimize_passes(evaluate: Optional[Evaluator] = None, fuse: bool = True) -> 
 
 
 def lowering_passes() -> list[Pass]:
-    return [LowerToLoops(), CommonSubexpressionElimination(), DeadCodeElimination(), BufferLifetimes()]
+    return [LowerToLoops(), CollapseLoops(), CommonSubexpressionElimination(), DeadCodeElimination(), BufferLifetimes()]
 
 
 def clone_module(m: Module) -> Module:
@@ -92,6 +93,7 @@ def pass_by_name(name: str, evaluate: Optional[Evaluator] = None) -> Pass:
         "fuse": FuseElementwise,
         "fuse-nn": FuseNN,
         "lower-to-loops": LowerToLoops,
+        "collapse-loops": CollapseLoops,
         "buffer-lifetimes": BufferLifetimes,
     }
     try:
