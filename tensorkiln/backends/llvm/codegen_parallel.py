@@ -1,12 +1,14 @@
-"""Parallel loops in generated code: outlining a top-level ``loops.for`` marked parallel into
-``body(ctx, lo, hi)`` for the thread pool, and choosing between that and an inline loop by size.
+"""Parallel loops in generated code: outlining a top-level ``loops.for`` marked parallel for the
+thread pool, and choosing between the pool and the calling thread by size.
 
 A mixin of :class:`~.codegen.FunctionCodegen` (it uses its builder, values, strides and
-``for_loop``). The values a loop body uses travel in a context struct, except constants (static
-dims and strides), which stay constants so LLVM still sees trip counts and strides. A loop whose
-size is only known at run time is emitted twice, inline for small sizes and outlined for large
-ones: outlining loses the buffers' no-alias facts and the caller's known values, so small loops run
-faster inline.
+``for_loop``). A parallel loop nest becomes one function ``loop(values..., lo, hi)`` plus the
+pool's entry ``body(ctx, lo, hi)``, which unpacks those values from a context struct. Constants
+(static dims and strides) stay constants inside, so LLVM still sees trip counts and strides, and
+buffer parameters are ``noalias`` when the caller's buffers are distinct objects, so the
+vectorizer keeps the no-alias facts an inline loop has. A loop whose size is only known at run
+time calls ``loop`` directly when small and goes through the pool when large; LLVM compiles the
+nest once either way.
 """
 from __future__ import annotations
 
@@ -64,35 +66,57 @@ class ParallelLoops:
         return work
 
     def maybe_parallel_loop(self, op: Operation) -> None:
-        """A parallel loop on the thread pool when it is big enough, else inline. Inline code keeps
-        what outlining loses (the buffers' no-alias facts, the caller's known values), so a small
-        loop runs faster inline than as a one-chunk outlined body: both versions are emitted when
-        the size is only known at run time (the softmax step on 2 threads: 87 -> 53 us)."""
+        """A parallel loop on the thread pool when it is big enough, else on the calling thread.
+        A loop whose size is only known at run time is outlined once, into a function both paths
+        call: directly for small sizes, through the pool's ``body(ctx, lo, hi)`` for large ones
+        (emitting it twice, inline and outlined, made LLVM compile every such loop nest twice)."""
         work = self.work_estimate(op)
         if isinstance(work, ir.Constant):
             (self.parallel_loop if work.constant >= PARALLEL_MIN_ELEMENTS else self.for_loop)(op)
             return
+        inner, body_fn, args, ctx_t = self._outline(op)
+        lo, hi = (self.values[id(v)] for v in op.operands[:2])
         big = self.b.icmp_signed(">=", work, ir.Constant(I64, PARALLEL_MIN_ELEMENTS))
         with self.b.if_else(big) as (then, otherwise):
             with then:
-                self.parallel_loop(op)
+                self._pool_call(body_fn, args, ctx_t, lo, hi)
             with otherwise:
-                self.for_loop(op)
+                self.b.call(inner, args + [lo, hi])
 
     def parallel_loop(self, op: Operation) -> None:
-        """An outermost parallel loop, outlined into ``body(ctx, lo, hi)`` and run by
-        ``tk_parallel_for`` on the module's thread count: the values it uses travel in a context
-        struct."""
-        from .parallel import BODY_TYPE, num_threads_global, opaque, parallel_for
+        """An outermost parallel loop run by ``tk_parallel_for`` on the module's thread count."""
+        inner, body_fn, args, ctx_t = self._outline(op)
+        lo, hi = (self.values[id(v)] for v in op.operands[:2])
+        self._pool_call(body_fn, args, ctx_t, lo, hi)
+
+    def _pool_call(self, body_fn: ir.Function, args: list[ir.Value], ctx_t: ir.Type, lo: ir.Value, hi: ir.Value) -> None:
+        from .parallel import num_threads_global, opaque, parallel_for
+
+        b = self.b
+        ctx_p = opaque(b, b.alloca(ctx_t))
+        for k, val in enumerate(args):
+            b.store(val, b.gep(ctx_p, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True, source_etype=ctx_t))
+        # Only reached for loops big enough for threads (maybe_parallel_loop decides).
+        nthreads = b.load(num_threads_global(self.module, self.threads), typ=I64)
+        b.call(parallel_for(self.module), [body_fn, ctx_p, b.sub(hi, lo), nthreads])
+
+    def _outline(self, op: Operation) -> tuple[ir.Function, ir.Function, list[ir.Value], ir.Type]:
+        """The loop nest as ``loop(fields..., lo, hi)`` (run over ``[lo, hi)``), the pool's
+        ``body(ctx, lo, hi)`` that unpacks the fields from a context struct and calls it, the
+        caller's values of the fields and the struct's type. ``loop`` is never inlined (into
+        both callers it would be compiled twice); its buffer parameters are ``noalias`` where the
+        caller's are distinct objects, so it keeps the no-alias facts an inline loop has (without
+        them LLVM guards or skips vectorizing: the softmax step 53 -> 86 us)."""
+        from .parallel import BODY_TYPE
 
         captured = self._captures(op)
         for v in op.operands:  # the bounds: the lower one offsets each chunk
             if all(v is not c for c in captured):
                 captured.append(v)
         fields: list[tuple[int, str, int]] = []  # (value id, "value" | "stride", stride index)
-        types: list[ir.Type] = []
-        # Constants (static dims, strides of static shapes) stay constants in the body: loaded
-        # from the context they would hide trip counts and strides from LLVM's vectorizer.
+        args: list[ir.Value] = []
+        # Constants (static dims, strides of static shapes) stay constants in the body: passed in
+        # they would hide trip counts and strides from LLVM's vectorizer.
         consts: dict[int, ir.Constant] = {}
         const_strides: dict[int, dict[int, ir.Constant]] = {}
         for v in captured:
@@ -101,29 +125,30 @@ class ParallelLoops:
                 consts[id(v)] = val
             else:
                 fields.append((id(v), "value", 0))
-                types.append(val.type)
+                args.append(val)
             for k, st in enumerate(self.strides.get(id(v), [])):
                 if isinstance(st, ir.Constant):
                     const_strides.setdefault(id(v), {})[k] = st
                 else:
                     fields.append((id(v), "stride", k))
-                    types.append(I64)
+                    args.append(st)
         for name in self.symbols:  # dims evaluated inside the body read the symbols
             fields.append((0, "sym:" + name, 0))
-            types.append(I64)
-        ctx_t = ir.LiteralStructType(types)
+            args.append(self.sym_values[name])
+        types = [a.type for a in args]
         parent = (self.fn, self.b, self.values, self.strides, self.sym_values)
-        lo, hi = (self.values[id(v)] for v in op.operands[:2])
-        # the body function
-        body_fn = ir.Function(self.module, BODY_TYPE, name=self.module.get_unique_name(f"{self.fn.name}.par"))
-        body_fn.linkage = "internal"
-        self.fn = body_fn
-        self.b = ir.IRBuilder(body_fn.append_basic_block("entry"))
-        ctx, c_lo, c_hi = body_fn.args
+        # the loop function
+        inner = ir.Function(self.module, ir.FunctionType(ir.VoidType(), types + [I64, I64]),
+                            name=self.module.get_unique_name(f"{self.fn.name}.loop"))
+        inner.linkage = "internal"
+        inner.attributes.add("noinline")
+        for k in _distinct_buffers(args):
+            inner.args[k].add_attribute("noalias")
+        self.fn = inner
+        self.b = ir.IRBuilder(inner.append_basic_block("entry"))
         self.values, self.strides, self.sym_values = dict(consts), {}, {}
         loaded_strides: dict[int, dict[int, ir.Value]] = {}
-        for k, ((vid, kind, idx), t) in enumerate(zip(fields, types)):
-            val = self.b.load(self.b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True, source_etype=ctx_t), typ=t)
+        for (vid, kind, idx), val in zip(fields, inner.args):
             if kind == "value":
                 self.values[vid] = val
             elif kind == "stride":
@@ -131,22 +156,51 @@ class ParallelLoops:
             else:
                 self.sym_values[kind[4:]] = val
         for vid, sts in parent[3].items():
-            if vid in self.values:  # a buffer: its strides, constant or loaded
+            if vid in self.values:  # a buffer: its strides, constant or passed in
                 known = const_strides.get(vid, {})
                 self.strides[vid] = [known[k] if k in known else loaded_strides[vid][k] for k in range(len(sts))]
-        base = self.values[id(op.operands[0])]
-        self.for_loop(op, (self.b.add(base, c_lo), self.b.add(base, c_hi)))
+        self.for_loop(op, (inner.args[-2], inner.args[-1]))
         self.b.ret_void()
+        # the pool's entry: chunk bounds are relative to the loop's lower bound
+        ctx_t = ir.LiteralStructType(types)
+        body_fn = ir.Function(self.module, BODY_TYPE, name=self.module.get_unique_name(f"{parent[0].name}.par"))
+        body_fn.linkage = "internal"
+        b = ir.IRBuilder(body_fn.append_basic_block("entry"))
+        ctx, c_lo, c_hi = body_fn.args
+        loaded = [b.load(b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True, source_etype=ctx_t), typ=t)
+                  for k, t in enumerate(types)]
+        lo_id = id(op.operands[0])
+        base = consts.get(lo_id) or next(val for (vid, kind, _), val in zip(fields, loaded) if vid == lo_id and kind == "value")
+        b.call(inner, loaded + [b.add(base, c_lo), b.add(base, c_hi)])
+        b.ret_void()
         self.fn, self.b, self.values, self.strides, self.sym_values = parent
-        # the call site
-        b = self.b
-        ctx_p = opaque(b, b.alloca(ctx_t))
-        for k, ((vid, kind, idx), t) in enumerate(zip(fields, types)):
-            val = self.values[vid] if kind == "value" else self.strides[vid][idx] if kind == "stride" else self.sym_values[kind[4:]]
-            b.store(val, b.gep(ctx_p, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True, source_etype=ctx_t))
-        # Only reached for loops big enough for threads (maybe_parallel_loop decides).
-        nthreads = b.load(num_threads_global(self.module, self.threads), typ=I64)
-        b.call(parallel_for(self.module), [body_fn, ctx_p, b.sub(hi, lo), nthreads])
+        return inner, body_fn, args, ctx_t
+
+
+def _root(v: ir.Value) -> ir.Value | None:
+    """The object a buffer pointer points into, when it is one the caller knows is distinct from
+    every other: a ``noalias`` argument, a scratch allocation (``noalias`` like malloc) or a
+    constant's global; else None. Views are the same pointer and subviews GEPs of it, so they
+    share their buffer's root."""
+    from .scratch import ALLOC
+
+    while isinstance(v, ir.GEPInstr):
+        v = v.pointer
+    if isinstance(v, ir.GlobalVariable) or (isinstance(v, ir.Argument) and "noalias" in v.attributes):
+        return v
+    if isinstance(v, ir.CallInstr) and getattr(v.callee, "name", None) == ALLOC:
+        return v
+    return None
+
+
+def _distinct_buffers(args: list[ir.Value]) -> list[int]:
+    """Indices of the pointer arguments that may be ``noalias`` in the outlined loop: all pointers
+    have known roots and no two share one (else none: an unknown pointer could reach any)."""
+    ptrs = [k for k, a in enumerate(args) if isinstance(a.type, ir.PointerType)]
+    roots = [_root(args[k]) for k in ptrs]
+    if any(r is None for r in roots) or len({id(r) for r in roots}) != len(roots):
+        return []
+    return ptrs
 
 
 def _is_zero(v: ir.Value) -> bool:
