@@ -141,6 +141,14 @@ def _kernel(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
     for row in accs:
         for a in row:
             b.store(zero_v, a)
+    # Ask for the C tile now (for writing), so the update after the K loop does not wait on it:
+    # 1 thread 1024³ and 2048³ +1% (109 -> 110 GFLOP/s, best of 15), others unchanged.
+    prefetch = _declare(module, "llvm.prefetch.p0", ir.VoidType(), [PTR, I32, I32, I32])
+    for i in range(cfg.mr):
+        row = g.imin(g.i(i), b.sub(mr, g.i(1))) if i else g.i(0)
+        for j in range(cfg.nv):
+            b.call(prefetch, [b.gep(C, [b.add(b.mul(row, ldc), g.i(j * cfg.vl))], source_etype=elem),
+                              ir.Constant(I32, 1), ir.Constant(I32, 3), ir.Constant(I32, 1)])
     undef_v = ir.Constant(vt, ir.Undefined)
     splat_mask = ir.Constant(ir.VectorType(I32, cfg.vl), [0] * cfg.vl)
     with g.loop(0, kc, name="k") as k:
