@@ -90,8 +90,8 @@ def test_normal_and_truncated_normal_distributions():
 
 def test_random_initializers_run_as_compiled_code(monkeypatch):
     calls = []
-    original = NativeFunction.call
-    monkeypatch.setattr(NativeFunction, "call", lambda self, arrays: calls.append(1) or original(self, arrays))
+    original = NativeFunction.call_prepared
+    monkeypatch.setattr(NativeFunction, "call_prepared", lambda self, arrays: calls.append(1) or original(self, arrays))
     tk.set_random_seed(42)
     w = tk.Variable(tk.truncated_normal([64, 32], stddev=0.1), name="w")
     b = tk.Variable(tk.random_uniform([32], -1.0, 1.0), name="b")

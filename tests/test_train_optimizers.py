@@ -282,12 +282,12 @@ def test_training_step_is_one_signature_and_one_native_call(monkeypatch):
     gs = tk.train.get_or_create_global_step()
     train_op = tk.train.AdamOptimizer(0.01).minimize(loss, global_step=gs)
     calls = []
-    real = NativeFunction.call
+    real = NativeFunction.call_prepared
 
     def counting(self, arrays):
         calls.append(self)
         return real(self, arrays)
-    monkeypatch.setattr(NativeFunction, "call", counting)
+    monkeypatch.setattr(NativeFunction, "call_prepared", counting)
     with tk.Session() as sess:
         sess.run(tk.global_variables_initializer())
         assert sess.compile_count == 1

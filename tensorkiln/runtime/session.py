@@ -325,7 +325,9 @@ class _Runner:
             args = feeds + var_args + (self._hidden_args(sess, feeds) if self.hidden else [])
             start = time.perf_counter() if run_metadata is not None else 0.0
             try:
-                outs = self.fn.call(args)
+                # feeds were converted by their plan, variables and states are the Session's own
+                # C-contiguous buffers of the right dtype: no per-array gate needed
+                outs = self.fn.call_prepared(args)
             except ShapeError as e:
                 cls = errors.ResourceExhaustedError if "out of memory" in str(e) else errors.InvalidArgumentError
                 raise cls(None, None, f"{self.sig.name}: {e}") from None
