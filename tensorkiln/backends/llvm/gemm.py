@@ -2,11 +2,13 @@
 
 ``C[M,N] (+)= A[M,K] @ B[K,N]`` where A and B are read through (row stride, column stride) pairs,
 so transposed operands need no copy. The structure is the classic one (Goto/BLIS): for blocks of
-N (NC) and K (KC), B is packed into NR-column panels; for blocks of M (MC), A is packed into
-MR-row panels; an MR×NR micro-kernel keeps the C tile in vector registers across the K loop, with
-one broadcast of A and NR/VL vector loads of B feeding MR·NR/VL fused multiply-adds per step.
-The vector length VL comes from the host (16 floats with AVX-512, 8 with AVX2). Panels are
-zero-padded, so edge tiles compute on zeros and only the valid part of the tile is written back.
+N (NC) and K (KC), B is packed into NR-column panels; for blocks of M (MC), a transposed or
+strided A is packed into MR-row panels (a row-major A is read in place); an MR×NR micro-kernel
+keeps the C tile in vector registers across the K loop, with one broadcast of A and NR/VL vector
+loads of B feeding MR·NR/VL fused multiply-adds per step. The vector length VL comes from the host
+(16 floats with AVX-512, 8 with AVX2). Panels are zero-padded, so edge tiles compute on zeros and
+only the valid part of the tile is written back. The packing code is ``gemm_pack.py``. Running out
+of memory for a packing buffer is not an error: the product is computed without it.
 
 Loop counters and accumulators are emitted as ``alloca``s in the entry block; LLVM's SROA turns them
 into SSA registers, which keeps this generator short.

@@ -76,14 +76,28 @@ def _transpose_block(module, elem, cfg, suffix: str) -> ir.Function:
     vt, mt, mload, mstore = _vec_intrinsics(module, elem, vl)
     zero_v = ir.Constant(vt, [0.0] * vl)
     none = ir.Constant(mt, [0] * vl)
-    kmask = lanes_below(b, vl, kvalid)
     esize = 4 if isinstance(elem, ir.FloatType) else 8
     align = ir.Constant(I32, esize)
+    whole = b.and_(b.icmp_signed(">=", kvalid, g.i(vl)), b.icmp_signed(">=", cvalid, g.i(vl)))
+    loaded = []
+    with b.if_else(whole) as (then, otherwise):
+        with then:  # the common case: plain loads, no masks to build (dense1 dx: 1.5 -> 1.3 ms of packing)
+            loaded.append(([b.load(b.gep(src, [b.mul(g.i(t), ld)], source_etype=elem), typ=vt, align=esize)
+                            for t in range(vl)], b.block))
+        with otherwise:
+            kmask = lanes_below(b, vl, kvalid)
+            rows = []
+            for t in range(vl):
+                m = b.select(b.icmp_signed("<", g.i(t), cvalid), kmask, none)
+                p = b.gep(src, [b.mul(g.i(t), ld)], source_etype=elem)  # not inbounds: may point past B when masked off
+                rows.append(b.call(mload, [p, align, m, zero_v]))
+            loaded.append((rows, b.block))
     rows = []
     for t in range(vl):
-        m = b.select(b.icmp_signed("<", g.i(t), cvalid), kmask, none)
-        p = b.gep(src, [b.mul(g.i(t), ld)], source_etype=elem)  # not inbounds: may point past B when masked off
-        rows.append(b.call(mload, [p, align, m, zero_v]))
+        phi = b.phi(vt)
+        for vals, blk in loaded:
+            phi.add_incoming(vals[t], blk)
+        rows.append(phi)
     out = transpose(b, rows, vl)
     full = b.icmp_signed(">=", kvalid, g.i(vl))
     with b.if_else(full) as (then, otherwise):
