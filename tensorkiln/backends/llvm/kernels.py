@@ -19,7 +19,7 @@ from .gemm_skinny import skinny_function, skinny_name
 from .jit import JitModule
 from .scratch import ALLOC as SCRATCH_ALLOC, FREE as SCRATCH_FREE, scratch_ir
 from .threadpool import SYMBOL as POOL_SYMBOL, threadpool_ir
-from .target import host_features, host_features_key, host_target_machine
+from .target import LIGHT, host_features, host_features_key, host_target_machine
 
 _lock = threading.Lock()
 _libraries: dict[str, JitModule] = {}
@@ -52,15 +52,16 @@ def kernels_used(llvm_ir: str) -> list[str]:
     return [kind for d in KERNEL_DTYPES for kind in (f"skinny-{d}", d) if _symbol(kind) in llvm_ir]
 
 
-# LLVM options per library. The skinny kernels are vectorized and unrolled by construction: O1
-# without the unroller compiles them in ~0.12 s instead of ~0.21 s and measured as fast (100x10x784
-# and 784x10x100 f32 products, best of 300, 22.4/24.9 us against 22.4/24.5 us at O3). The blocked
+# LLVM options per library: (pipeline level, unroller). The skinny kernels are vectorized and
+# unrolled by construction: the LIGHT pipeline (SROA, instcombine, simplifycfg) compiles them in
+# ~45 ms CPU instead of ~95 ms at O1 (~0.21 s at O3), and they measured as fast (1 thread, best of
+# 7x200: 100x10x784 19.4-19.6 vs 19.4-19.5 us, 784x10x100T 20.9-21.2 vs 21.4 us). The blocked
 # GEMM's K loop gains from O3's unroller (1-thread 512^3: 2.79 ms at O3, 2.94-3.40 ms otherwise).
 # The runtime library (thread pool, scratch allocator) is hand-written SSA IR of atomics, spin
 # loops and libc calls, with nothing for the optimizer to do: it skips the pass pipeline (level 0;
 # the machine code generator still optimizes), which cuts its compile, the first LLVM work of a
 # cold process, from ~75 to ~25 ms CPU.
-OPT = {"skinny": (1, False), "blocked": (3, True), "runtime": (0, False)}
+OPT = {"skinny": (LIGHT, False), "blocked": (3, True), "runtime": (0, False)}
 
 
 def _library(kind: str, build_ir, symbols: list[str], cache) -> None:

@@ -76,21 +76,36 @@ def host_features_key() -> str:
 MODEL_UNROLL = False
 
 
+# A pipeline for kernels written already vectorized and unrolled (gemm_skinny.py): SROA turns their
+# stack accumulators into registers, instcombine and simplifycfg clean up what the generator
+# left; nothing else in LLVM's default pipelines finds work there, so they cost compile time only.
+LIGHT = -1
+
+
 def optimize(mod: "llvm.ModuleRef", tm: "llvm.TargetMachine", level: int = 3, unroll: bool = True) -> None:
-    pto = llvm.create_pipeline_tuning_options(speed_level=level)
+    """LLVM's default pipeline at ``level`` with loop and SLP vectorization, or the ``LIGHT`` one."""
+    pto = llvm.create_pipeline_tuning_options(speed_level=max(level, 1))
     pto.loop_vectorization = True
     pto.slp_vectorization = True
     pto.loop_unrolling = unroll
     pb = llvm.create_pass_builder(tm, pto)
-    pm = pb.getModulePassManager()
+    if level == LIGHT:
+        pm = llvm.create_new_module_pass_manager()
+        pm.add_sroa_pass()
+        pm.add_instruction_combine_pass()
+        pm.add_simplify_cfg_pass()
+    else:
+        pm = pb.getModulePassManager()
     pm.run(mod, pb)
 
 
 def parse_and_optimize(ir_text: str, tm: "llvm.TargetMachine", level: int = 3, unroll: bool = True) -> "llvm.ModuleRef":
+    """Parse and verify ``ir_text`` and optimize it; level 0 runs no IR passes (for IR written by
+    hand in SSA form, see ``kernels.OPT``: the machine code generator still optimizes)."""
     mod = llvm.parse_assembly(ir_text)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
     mod.verify()
-    if level > 0:  # 0: IR written by hand in SSA form, compiled as it is (see kernels.OPT)
+    if level != 0:
         optimize(mod, tm, level, unroll)
     return mod
