@@ -45,7 +45,12 @@ def _conv(x, f, attrs):
 
 @_op("conv2d")
 def _conv2d(xs: list[np.ndarray], attrs: dict[str, Any], dims) -> np.ndarray:
-    return _conv(xs[0], xs[1], attrs)
+    y = _conv(xs[0], xs[1], attrs)
+    if len(xs) == 3:  # the fused bias (and activation) of fuse-nn
+        y = (y + xs[2]).astype(y.dtype)
+        if attrs.get("activation") == "relu":
+            y = np.maximum(y, 0).astype(y.dtype)
+    return y
 
 
 @_op("conv2d_backprop_input")

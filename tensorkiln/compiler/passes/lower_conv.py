@@ -158,10 +158,17 @@ class ConvLowering:
         chunk = self.chunk_size(rows, kk, dt)
         return self.fl.new_buffer_of_type(MemRefType((SLOTS, chunk * rows, kk), dt)), chunk
 
+    def epilogue(self, op: Operation, v: Value, co: Value) -> Value:
+        """v plus the fused bias of output channel co, then the activation (``fuse-nn``'s conv form)."""
+        if len(op.operands) < 3:
+            return v
+        v = self.b.op("loops.add", v, self.b.op("loops.load", self.fl.buffer_of(op.operands[2]), co))
+        return self.b.op("loops.relu", v) if op.attributes.get("activation") == "relu" else v
+
     def conv2d(self, op: Operation, out: Value) -> None:
         if use_direct(op.operands[1].type.shape):
             return DirectConv(self).conv2d(op, out)
-        x, f = (self.fl.buffer_of(v) for v in op.operands)
+        x, f = (self.fl.buffer_of(v) for v in op.operands[:2])
         k, cin, cout, geoms, rows, kk = self._parts(op, x.type.shape, f.type.shape)
         col, chunk = self._cols(rows, kk, x.type.dtype)
         wmat = self.view(f, (kk, cout))
@@ -169,7 +176,14 @@ class ConvLowering:
         def run(s, n0, count):
             cols = self.view(self.subview(col, s), (count * rows, kk))
             self.im2col(x, n0, count, cols, k, geoms)
-            self.b.create("loops.matmul", [cols, wmat, self.images(out, n0, count)], {})
+            res = self.images(out, n0, count)
+            self.b.create("loops.matmul", [cols, wmat, res], {})
+            if len(op.operands) == 3:
+                # the bias and activation while the chunk's result is still in cache
+                def fix(idx):
+                    r, co = idx
+                    self.b.create("loops.store", [self.epilogue(op, self.b.op("loops.load", res, r, co), co), res, r, co])
+                self.nn.loops([count * rows, cout], fix, parallel=False)
 
         self.slots(x.type.shape[0], chunk, (geoms[0][1], geoms[1][1], k[0], k[1], cin), run)
 

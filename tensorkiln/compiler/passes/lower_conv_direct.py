@@ -54,7 +54,7 @@ class DirectConv:
         return next(u for u in (4, 3, 2, 1) if ow_n % u == 0)
 
     def conv2d(self, op: Operation, out: Value) -> None:
-        x, f = (self.conv.fl.buffer_of(v) for v in op.operands)
+        x, f = (self.conv.fl.buffer_of(v) for v in op.operands[:2])
         geoms = window_params(op.attributes, x.type.shape, f.type.shape[:2])
         c, b = self.conv.c, self.b
         cout = f.type.shape[3]
@@ -72,7 +72,7 @@ class DirectConv:
                     term = b.op("loops.mul", taps[k][t][1], w)
                     accs[k] = term if accs[k] is None else b.op("loops.add", accs[k], term)
             for k in range(u):
-                b.create("loops.store", [accs[k], out, n, oh, ows[k], lc.iv])
+                b.create("loops.store", [self.conv.epilogue(op, accs[k], lc.iv), out, n, oh, ows[k], lc.iv])
             lc.finish([])
 
         c(cout)  # the channel extent as a top-level constant: the parallel loop's work estimate sees it

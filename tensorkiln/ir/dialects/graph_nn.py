@@ -62,18 +62,35 @@ _POOL_ATTRS = {"ksize": Attr("ints"), "strides": Attr("ints", (1, 1)), "padding"
 
 @register
 class Conv2DOp(OpDef):
+    """Operands ``(input, filter)``, or ``(input, filter, bias)`` with the bias ([Cout]) added to
+    every output pixel and then ``activation`` ("" or "relu") applied: the form ``fuse-nn`` makes
+    of ``relu(conv2d(x, f) + b)``, so the conv's loop nest applies them as it stores (autodiff
+    never sees it: fusion runs after the gradients are built)."""
+
     name = "graph.conv2d"
-    num_operands = 2
-    attrs = _CONV_ATTRS
+    num_operands = None
+    min_operands = 2
+    attrs = dict(_CONV_ATTRS, activation=Attr("str", ""))
     traits = frozenset({"pure"})
 
     @classmethod
     def infer(cls, types, attrs, loc):
-        x, f = (_tensor(t, cls.name, loc) for t in types)
+        if len(types) > 3:
+            raise CompileError(f"'{cls.name}' takes 2 or 3 operands, got {len(types)}", loc)
+        x, f = (_tensor(t, cls.name, loc) for t in types[:2])
         _check_window(attrs, cls.name, loc)
         if x.dtype != f.dtype or not x.dtype.is_float:
             raise CompileError(f"'{cls.name}': needs matching float dtypes, got {x.dtype} and {f.dtype}", loc)
-        return [TensorType(conv_output_shape(x, f, attrs, cls.name, loc), x.dtype)]
+        out = conv_output_shape(x, f, attrs, cls.name, loc)
+        if attrs["activation"] not in ("", "relu"):
+            raise CompileError(f"'{cls.name}': activation must be \"\" or \"relu\", got {attrs['activation']!r}", loc)
+        if len(types) == 3:
+            bias = _tensor(types[2], cls.name, loc)
+            if bias.dtype != x.dtype or tuple(bias.shape) != (out[3],):
+                raise ShapeMismatch(f"'{cls.name}': bias {shape_str(bias.shape)} does not match {out[3]} output channels", loc)
+        elif attrs["activation"]:
+            raise CompileError(f"'{cls.name}': an activation needs the bias operand", loc)
+        return [TensorType(out, x.dtype)]
 
 
 @register
