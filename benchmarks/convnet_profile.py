@@ -46,15 +46,17 @@ def sgd(b: Builder, w: Value, g: Value) -> Value:
 
 # name -> (input shapes, body, FLOPs); shapes are the step's (see `get_ir(..., stage="optimized")`)
 CASES: dict[str, tuple[list[tuple[int, ...]], Callable, float]] = {
-    "conv1 fwd": ([(B, 28, 28, 1), (5, 5, 1, 32)], lambda b, x, f: b.op("graph.conv2d", x, f, **SAME), conv_flops(B, 28, 28, 5, 5, 1, 32)),
-    "conv1 bias+relu": ([(B, 28, 28, 32), (32,)], lambda b, x, c: b.op("graph.relu", b.op("graph.add", x, c)), 2.0 * B * 28 * 28 * 32),
+    # bias and ReLU folded into the conv (fuse-nn: conv2d(x, f, b) {activation = "relu"})
+    "conv1 fwd+b+relu": ([(B, 28, 28, 1), (5, 5, 1, 32), (32,)],
+                         lambda b, x, f, c: b.op("graph.conv2d", x, f, c, activation="relu", **SAME), conv_flops(B, 28, 28, 5, 5, 1, 32)),
     "pool1 fwd": ([(B, 28, 28, 32)], lambda b, x: b.op("graph.max_pool", x, **POOL), 3.0 * B * 14 * 14 * 32),
-    "conv2 fwd": ([(B, 14, 14, 32), (5, 5, 32, 64)], lambda b, x, f: b.op("graph.conv2d", x, f, **SAME), conv_flops(B, 14, 14, 5, 5, 32, 64)),
-    "conv2 bias+relu": ([(B, 14, 14, 64), (64,)], lambda b, x, c: b.op("graph.relu", b.op("graph.add", x, c)), 2.0 * B * 14 * 14 * 64),
+    "conv2 fwd+b+relu": ([(B, 14, 14, 32), (5, 5, 32, 64), (64,)],
+                         lambda b, x, f, c: b.op("graph.conv2d", x, f, c, activation="relu", **SAME), conv_flops(B, 14, 14, 5, 5, 32, 64)),
     "pool2 fwd": ([(B, 14, 14, 64)], lambda b, x: b.op("graph.max_pool", x, **POOL), 3.0 * B * 7 * 7 * 64),
     "dense1 fwd": ([(B, 3136), (3136, 1024)], lambda b, x, w: b.op("graph.matmul", x, w), 2.0 * B * 3136 * 1024),
     "dense1 dx": ([(B, 1024), (3136, 1024)], lambda b, g, w: b.op("graph.matmul", g, w, transpose_b=True), 2.0 * B * 3136 * 1024),
     "dense1 dW": ([(B, 3136), (B, 1024)], lambda b, x, g: b.op("graph.matmul", x, g, transpose_a=True), 2.0 * B * 3136 * 1024),
+    "dense1 bias+relu": ([(B, 1024), (1024,)], lambda b, x, c: b.op("graph.relu", b.op("graph.add", x, c)), 2.0 * B * 1024),
     "dense1 relu grad": ([(B, 1024), (B, 1024)], relu_grad, 0.0),
     "dense1 SGD": ([(3136, 1024), (3136, 1024)], sgd, 2.0 * 3136 * 1024),
     # the ReLU gradient is folded into the pool adjoint (fuse-nn: mask_positive)
