@@ -13,10 +13,12 @@ from .target import host_target_machine, new_host_target_machine, parse_and_opti
 
 
 class JitModule:
-    """``unroll`` says whether LLVM's loop unroller runs (see ``target.MODEL_UNROLL``)."""
+    """``opt_level`` picks the IR pipeline (``target.optimize``), ``unroll`` whether LLVM's loop
+    unroller runs (see ``target.MODEL_UNROLL``), ``codegen_level`` the machine code generator's
+    level."""
 
     def __init__(self, llvm_ir: str | None = None, object_code: bytes | None = None, opt_level: int = 3,
-                 unroll: bool = True):
+                 unroll: bool = True, codegen_level: int = 3):
         assert (llvm_ir is None) != (object_code is None), "give LLVM IR or object code"
         self.llvm_ir = llvm_ir
         self.object_code = object_code
@@ -24,7 +26,7 @@ class JitModule:
         self._asm: str | None = None
         if llvm_ir is not None:
             self.module = parse_and_optimize(llvm_ir, host_target_machine(), opt_level, unroll)
-            self.engine = llvm.create_mcjit_compiler(self.module, new_host_target_machine())
+            self.engine = llvm.create_mcjit_compiler(self.module, new_host_target_machine(codegen_level))
             captured: list[bytes] = []
             self.engine.set_object_cache(lambda _m, buf: captured.append(bytes(buf)), lambda _m: None)
             self.engine.finalize_object()

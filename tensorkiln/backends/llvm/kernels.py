@@ -52,16 +52,17 @@ def kernels_used(llvm_ir: str) -> list[str]:
     return [kind for d in KERNEL_DTYPES for kind in (f"skinny-{d}", d) if _symbol(kind) in llvm_ir]
 
 
-# LLVM options per library: (pipeline level, unroller). The skinny kernels are vectorized and
-# unrolled by construction: the LIGHT pipeline (SROA, instcombine, simplifycfg) compiles them in
-# ~45 ms CPU instead of ~95 ms at O1 (~0.21 s at O3), and they measured as fast (1 thread, best of
-# 7x200: 100x10x784 19.4-19.6 vs 19.4-19.5 us, 784x10x100T 20.9-21.2 vs 21.4 us). The blocked
-# GEMM's K loop gains from O3's unroller (1-thread 512^3: 2.79 ms at O3, 2.94-3.40 ms otherwise).
-# The runtime library (thread pool, scratch allocator) is hand-written SSA IR of atomics, spin
-# loops and libc calls, with nothing for the optimizer to do: it skips the pass pipeline (level 0;
-# the machine code generator still optimizes), which cuts its compile, the first LLVM work of a
-# cold process, from ~75 to ~25 ms CPU.
-OPT = {"skinny": (LIGHT, False), "blocked": (3, True), "runtime": (0, False)}
+# LLVM options per library: (IR pipeline level, unroller, machine code level). The skinny kernels
+# are vectorized and unrolled by construction: the LIGHT pipeline (SROA, instcombine, simplifycfg)
+# compiles them in ~45 ms CPU instead of ~95 ms at O1 (~0.21 s at O3), and they measured as fast
+# (1 thread, best of 7x200: 100x10x784 19.4-19.6 vs 19.4-19.5 us, 784x10x100T 20.9-21.2 vs 21.4
+# us). The blocked GEMM's K loop gains from O3's unroller (1-thread 512^3: 2.79 ms at O3,
+# 2.94-3.40 ms otherwise). The runtime library (thread pool, scratch allocator) is hand-written SSA
+# IR of atomics, spin loops and libc calls, a few instructions between calls and waits: it skips
+# the IR passes (level 0) and gets the fast instruction selector and register allocator (machine
+# code level 0), which cut its compile, the first LLVM work of a cold process, from ~75 to ~8 ms
+# CPU (the softmax and MLP steps measured the same on 1 and 2 threads, at load 7).
+OPT = {"skinny": (LIGHT, False, 3), "blocked": (3, True, 3), "runtime": (0, False, 0)}
 
 
 def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
@@ -75,8 +76,9 @@ def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
 
     key = make_key("kernels", kind, __version__, compiler_fingerprint(), llvmlite.__version__, host_features_key())
     obj = cache.get(key) if cache is not None else None
-    level, unroll = OPT["skinny" if kind.startswith("skinny-") else "runtime" if kind == "runtime" else "blocked"]
-    lib = JitModule(object_code=obj) if obj is not None else JitModule(build_ir(), opt_level=level, unroll=unroll)
+    level, unroll, codegen = OPT["skinny" if kind.startswith("skinny-") else "runtime" if kind == "runtime" else "blocked"]
+    lib = JitModule(object_code=obj) if obj is not None else \
+        JitModule(build_ir(), opt_level=level, unroll=unroll, codegen_level=codegen)
     if cache is not None and obj is None and lib.object_code:
         cache.put(key, lib.object_code)
     for name in symbols:

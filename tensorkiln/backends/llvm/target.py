@@ -42,12 +42,14 @@ def _host_cpu() -> tuple[str, str]:
     return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
-def new_host_target_machine() -> "llvm.TargetMachine":
-    """A fresh host target machine: an MCJIT engine takes ownership of the one it is given."""
+def new_host_target_machine(opt: int = 3) -> "llvm.TargetMachine":
+    """A fresh host target machine: an MCJIT engine takes ownership of the one it is given.
+    ``opt`` is the machine code generator's level (0: fast instruction selection and register
+    allocation, for code where neither matters, see ``kernels.OPT``)."""
     _init()
     cpu, features = _host_cpu()
     target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(cpu=cpu, features=features, opt=3, jit=True)
+    return target.create_target_machine(cpu=cpu, features=features, opt=opt, jit=True)
 
 
 def aot_target_machine(triple: str | None = None, cpu: str | None = None, features: str = "") -> "llvm.TargetMachine":
