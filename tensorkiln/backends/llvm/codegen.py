@@ -331,7 +331,9 @@ class FunctionCodegen(ParallelLoops):
         g.global_constant = True
         g.linkage = "private"
         g.align = 64
-        g.initializer = ir.Constant(arr_t, bytearray(data or b"\0"))
+        # All zeros (tk.zeros folded into a constant) as zeroinitializer: LLVM then folds the
+        # loads to 0.0, and the text is not ~3 characters a byte to print and parse.
+        g.initializer = ir.Constant(arr_t, None if not any(data) else bytearray(data))
         self.bind_buffer(op.result, g.bitcast(PTR) if g.type != PTR else g)
 
     def op_load(self, op: Operation) -> None:
