@@ -16,6 +16,7 @@ from ...ir.core import Builder, Function, Module, Operation, Value
 from ...ir.diagnostics import CompileError
 from ...ir.types import INDEX, Dim, MemRefType, ScalarType, TensorType
 from .base import Pass
+from .gemm_update import gemm_updates, lower_gemm_update
 from .inplace_assign import inplace_assignments
 from .lower_nn import NN_OPS, lower_nn_op
 from .lower_outer_reduction import lower_outer_reduction
@@ -80,8 +81,12 @@ class FunctionLowering:
         for v, out in zip(ret.operands, self.outs):
             out_for.setdefault(id(v), out)
         # Values an assignment may compute straight into its variable (see inplace_assign.py).
-        for vid, target in inplace_assignments(self.src).items():
+        inplace = inplace_assignments(self.src)
+        for vid, target in inplace.items():
             out_for.setdefault(vid, self.buffers[id(target)])
+        # In-place SGD updates of a product accumulate the product into the variable (gemm_update.py).
+        updates = gemm_updates(self.src, inplace)
+        deferred = {id(mm) for mm, _ in updates.values()}
         assigns: list[Operation] = []
         for op in self.src.body.ops:
             if op.name == "return":
@@ -89,7 +94,13 @@ class FunctionLowering:
             if op.name == "graph.assign":
                 assigns.append(op)
                 continue
+            if id(op) in deferred:
+                continue
             self.b.loc = op.loc
+            if id(op) in updates:
+                out = self.buffers[id(op.results[0])] = out_for[id(op.results[0])]
+                lower_gemm_update(self, *updates[id(op)], out)
+                continue
             self.lower_op(op, out_for.get(id(op.results[0])) if op.results else None)
         for v, out in zip(ret.operands, self.outs):
             src = self.buffer_of(v)
