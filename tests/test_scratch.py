@@ -4,7 +4,10 @@ of small blocks, thread safety, and no growth over many steps' worth of allocati
 from __future__ import annotations
 
 import ctypes
+import json
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -39,39 +42,60 @@ def test_alignment_and_usable_size(scratch):
     free(None)  # like free(NULL)
 
 
-def test_large_blocks_are_reused_when_they_fit(scratch):
-    alloc, free = scratch
-    a = alloc(1 << 20)
-    free(a)
-    assert alloc(1 << 20) == a  # the same block back: no system allocation, no page faults
-    b = alloc(1 << 20)          # a is taken: a different block
-    assert b != a
-    free(a)
-    free(b)
-    big = alloc(3 << 20)        # larger than anything cached
-    assert big not in (a, b)
-    free(big)
-    c = alloc(2 << 20)          # fits in the 3 MiB block without wasting more than half
-    assert c == big
-    free(c)
-    tiny = alloc(100 << 10)     # would waste most of a 1 MiB block: gets its own
-    assert tiny not in (a, b, big)
-    free(tiny)
+REUSE = r"""
+import ctypes, json
+from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
+ensure_kernels([])
+lib = _libraries["runtime"]
+alloc = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_int64)(lib.address("tk_scratch_alloc"))
+free = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lib.address("tk_scratch_free"))
+got = {}
+a = alloc(1 << 20)
+free(a)
+got["same back"] = alloc(1 << 20) == a    # no system allocation, no page faults
+b = alloc(1 << 20)                        # a is taken: a different block
+got["other"] = b != a
+free(a)
+free(b)
+big = alloc(3 << 20)                      # larger than anything cached
+got["big new"] = big not in (a, b)
+free(big)
+c = alloc(2 << 20)                        # fits in the 3 MiB block without wasting more than half
+got["fits"] = c == big
+free(c)
+tiny = alloc(100 << 10)                   # would waste most of a 1 MiB block: gets its own
+got["tiny own"] = tiny not in (a, b, big)
+free(tiny)
+print("RESULTS " + json.dumps(got))
+"""
 
 
-def test_small_blocks_are_not_cached(scratch):
-    alloc, free = scratch
-    seen = set()
-    for _ in range(50):
-        p = alloc(1000)
-        seen.add(p)
-        free(p)
+SMALL = REUSE[:REUSE.index("got = {}")] + r"""
+held = [alloc(1000) for _ in range(20)]  # if freed small blocks were cached, these fill all 16 slots
+for p in held:
+    free(p)
+a = alloc(1 << 20)
+free(a)
+print("RESULTS " + ("true" if alloc(1 << 20) == a else "false"))
+"""
+
+
+def test_large_blocks_are_reused_when_they_fit():
+    # In a fresh process: here the cache holds whatever blocks earlier tests (and the outputs of
+    # their native calls) freed, and any of those that fits may be the one handed back.
+    r = subprocess.run([sys.executable, "-c", REUSE], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(next(line for line in r.stdout.splitlines() if line.startswith("RESULTS "))[8:])
+    assert got == {"same back": True, "other": True, "big new": True, "fits": True, "tiny own": True}
+
+
+def test_small_blocks_are_not_cached():
     # Small blocks go back to the C allocator (which may or may not hand the same one back); what
-    # matters is that they are not parked in the 16 cache slots: large ones still get cached.
-    a = alloc(1 << 20)
-    free(a)
-    assert alloc(1 << 20) == a
-    free(a)
+    # matters is that they are not parked in the 16 cache slots: large ones still get cached. In a
+    # fresh process, for the reason given above.
+    r = subprocess.run([sys.executable, "-c", SMALL], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "RESULTS true" in r.stdout
 
 
 def test_threads_allocate_and_free_concurrently(scratch):
