@@ -212,3 +212,15 @@ def test_direct_conv_threads(op):
     for threads in (1, 2):
         again = compile_graph_module(Module([f]), threads=threads, use_cache=False)["f"].call(arrays)[0]
         np.testing.assert_array_equal(again, got)
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"])
+@pytest.mark.parametrize("n", [1, 3, 8, 9, 13])
+def test_conv_slot_shares(op, n):
+    """Batches split over the 8 slots as q or q+1 images (q = n // 8, the first n % 8 slots take
+    the extra one): fewer images than slots (empty slots), exactly one each, and uneven shares,
+    on the im2col path (3x3x3 filter) and the direct one (filter gradient of a one-channel 3x3)."""
+    rng = np.random.default_rng(n)
+    for cin in (3, 1):
+        types, body, arrays = _conv_case(op, f32, n, (5, 4), cin, 4, (3, 3), dict(padding="SAME"), rng)
+        compare(types, body, arrays, rtol=2e-5, atol=2e-5)
