@@ -7,18 +7,32 @@ assembly are produced on demand for the ``llvm-opt`` and ``asm`` stages.
 """
 from __future__ import annotations
 
+import threading
+
 import llvmlite.binding as llvm
 
 from .target import host_target_machine, new_host_target_machine, parse_and_optimize
 
 
+# LLVM reads its loop-strength-reduction switch from a process-wide option when it builds a
+# module's code generation pipeline, so each compile sets it under this lock. (llvmlite already
+# runs one LLVM call at a time, so the lock costs no parallelism.)
+_codegen_lock = threading.Lock()
+
+
+def _finalize(engine: "llvm.ExecutionEngine", lsr: bool) -> None:
+    with _codegen_lock:
+        llvm.set_option("", f"-disable-lsr={'false' if lsr else 'true'}")
+        engine.finalize_object()
+
+
 class JitModule:
     """``opt_level`` picks the IR pipeline (``target.optimize``), ``unroll`` whether LLVM's loop
     unroller runs (see ``target.MODEL_UNROLL``), ``codegen_level`` the machine code generator's
-    level."""
+    level and ``lsr`` whether it runs loop strength reduction (``target.MODEL_LSR``)."""
 
     def __init__(self, llvm_ir: str | None = None, object_code: bytes | None = None, opt_level: int = 3,
-                 unroll: bool = True, codegen_level: int = 3):
+                 unroll: bool = True, codegen_level: int = 3, lsr: bool = True):
         assert (llvm_ir is None) != (object_code is None), "give LLVM IR or object code"
         self.llvm_ir = llvm_ir
         self.object_code = object_code
@@ -29,7 +43,7 @@ class JitModule:
             self.engine = llvm.create_mcjit_compiler(self.module, new_host_target_machine(codegen_level))
             captured: list[bytes] = []
             self.engine.set_object_cache(lambda _m, buf: captured.append(bytes(buf)), lambda _m: None)
-            self.engine.finalize_object()
+            _finalize(self.engine, lsr)
             self.object_code = captured[0] if captured else None
         else:
             self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_host_target_machine())

@@ -77,6 +77,13 @@ def host_features_key() -> str:
 # and measured no faster. Hand-blocked kernels (GEMM) keep it: their K loop gains from it.
 MODEL_UNROLL = False
 
+# Whether the machine code generator runs loop strength reduction on JIT model modules. Their loops
+# index buffers with the induction variables codegen gives them, which LSR did not improve: without
+# it the softmax train step's machine code takes 35 instead of 45 ms CPU, and the softmax, MLP and
+# convnet steps measured the same (1 thread: 51.7-53.0 vs 52.3-52.4 us, 927-929 vs 927-928 us,
+# 105.2-105.4 vs 105.1-106.4 ms). Kernel libraries keep it.
+MODEL_LSR = False
+
 
 # A pipeline for kernels written already vectorized and unrolled (gemm_skinny.py): SROA turns their
 # stack accumulators into registers, instcombine and simplifycfg clean up what the generator
