@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+import peers
 import tensorkiln as tk
 
 B, H = 100, 256
@@ -134,18 +135,26 @@ def train_rows(have: dict, quick: bool) -> list[tuple[str, dict[str, float]]]:
             if "jax" in have:
                 js = jax_step(model, lr, rng)
                 t["jax"] = median_us(lambda: js(x, y1h), reps)
+        if "tensorflow" in have:
+            t["tf1"] = median_us(peers.tf1_train_step(model, lr, x, y), reps)
         rows.append((f"{model} train step, batch {B}", t))
     return rows
 
 
-def tiny_run_row(quick: bool) -> tuple[str, dict[str, float]]:
+def tiny_run_row(have: dict, quick: bool) -> tuple[str, dict[str, float]]:
     g = tk.Graph()
     with g.as_default():
         a = tk.placeholder(tk.float32, [4])
         out = a + 1.0
         sess = tk.Session(graph=g)
     v = np.ones(4, np.float32)
-    return ("Session.run of `a + 1` on 4 floats", {"tensorkiln": median_us(lambda: sess.run(out, {a: v}), 200 if quick else 5000)})
+    reps = 200 if quick else 5000
+    t = {"tensorkiln": median_us(lambda: sess.run(out, {a: v}), reps)}
+    if "jax" in have:
+        t["jax"] = median_us(peers.jax_tiny(), reps)
+    if "tensorflow" in have:
+        t["tf1"] = median_us(peers.tf1_tiny(), reps)
+    return ("Session.run of `a + 1` on 4 floats (JAX: a jitted call; TF1: Session.run)", t)
 
 
 COLD = """
@@ -169,7 +178,7 @@ KERNELS_ONLY = "import tensorkiln\nfrom tensorkiln.backends.llvm.kernels import 
     "from tensorkiln.runtime.cache import DiskCache\nensure_kernels(['f32'], DiskCache())\n"
 
 
-def compile_rows() -> list[tuple[str, dict[str, float]]]:
+def compile_rows(have: dict) -> list[tuple[str, dict[str, float]]]:
     """Fresh processes with Python's bytecode cached, as in an installed package (this machine's
     environment sets PYTHONDONTWRITEBYTECODE, which would add ~0.1 s of compiling tensorkiln's own
     sources to every process): empty disk cache; only the kernel libraries cached; everything cached.
@@ -191,10 +200,14 @@ def compile_rows() -> list[tuple[str, dict[str, float]]]:
             os.unlink(os.path.join(d, p))
         run(KERNELS_ONLY)
         model = run()
+        jax_cold = run(peers.JAX_COLD) if "jax" in have else None
     # COLD prints: import, build the graph + initializer run (compile + run), first train step.
+    first_step = {"tensorkiln": cold[2] * 1e6}
+    if jax_cold is not None:
+        first_step["jax"] = jax_cold[0] * 1e6
     return [("import tensorkiln (s)", {"tensorkiln": cold[0] * 1e6}),
             ("build + compile + first step (init and train), empty cache (s)", {"tensorkiln": (cold[1] + cold[2]) * 1e6}),
-            ("  of which compile + first train step (s)", {"tensorkiln": cold[2] * 1e6}),
+            ("  of which compile + first train step (s) (JAX: first call of the jitted step)", first_step),
             ("build + compile + first step, kernel libraries cached, model not (s)", {"tensorkiln": (model[1] + model[2]) * 1e6}),
             ("build + compile + first step, disk cache, new process (s)", {"tensorkiln": (warm[1] + warm[2]) * 1e6}),
             ("  of which compile + first train step (s)", {"tensorkiln": warm[2] * 1e6})]

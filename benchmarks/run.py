@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402
 import tensorkiln as tk  # noqa: E402
 import tensorkiln.runtime.compiled_module  # noqa: E402,F401
 from tensorkiln.backends.llvm.codegen import default_threads  # noqa: E402
@@ -40,7 +41,7 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> floa
     return statistics.median(times)
 
 
-def peers() -> dict[str, object]:
+def importable_peers() -> dict[str, object]:
     found: dict[str, object] = {}
     for name in ("jax", "tensorflow", "torch"):
         try:
@@ -69,6 +70,8 @@ def bench_chain(n: int, repeats: int, mod, have: dict) -> dict[str, float]:
         f = jax.jit(lambda v: jnp.tanh(v * 1.5 + 0.25) * jax.nn.sigmoid(v) + v * v)
         xj = jnp.asarray(x)
         out["jax"] = median_time(lambda: f(xj).block_until_ready(), repeats)
+    if "tensorflow" in have:
+        out["tf1"] = median_time(peers.tf1_chain(x), repeats)
     if "torch" in have:
         torch = have["torch"]
         xt = torch.from_numpy(x)
@@ -88,6 +91,8 @@ def bench_matmul(n: int, repeats: int, mod, have: dict) -> dict[str, float]:
         jnp = have["jax"].numpy
         aj, bj = jnp.asarray(a), jnp.asarray(b)
         out["jax"] = median_time(lambda: (aj @ bj).block_until_ready(), repeats)
+    if "tensorflow" in have:
+        out["tf1"] = median_time(peers.tf1_matmul(a, b), repeats)
     if "torch" in have:
         torch = have["torch"]
         at, bt = torch.from_numpy(a), torch.from_numpy(b)
@@ -109,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", default="chain,matmul,models,tiny,compile")
     args = p.parse_args(argv)
     rows = set(args.rows.split(","))
-    have = {} if args.quick else peers()
+    have = {} if args.quick else importable_peers()
     if args.quick:  # a smoke test: no settling pauses
         global SETTLE_S
         SETTLE_S = 0.0
@@ -136,10 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         for title, times in train_rows(have, args.quick):
             report_us(title, times)
     if "tiny" in rows:
-        report_us(*tiny_run_row(args.quick))
+        report_us(*tiny_run_row(have, args.quick))
     if "compile" in rows and not args.quick:
-        for title, times in compile_rows():
-            print(f"\n{title}: {times['tensorkiln'] / 1e6:.3f}")
+        for title, times in compile_rows(have):
+            print(f"\n{title}: " + ", ".join(f"{k} {v / 1e6:.3f}" for k, v in times.items()))
     return 0
 
 
