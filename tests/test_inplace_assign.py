@@ -51,8 +51,9 @@ def test_sgd_update_is_in_place() -> None:
 
     def make():
         def body(b, g, w, v):
+            col = b.op("graph.reduce_sum", g, axes=[0])  # a temporary: computed before the updates
             upd = b.op("graph.sub", w, b.op("graph.mul", g, b.op("graph.constant", value=np.array(0.5, np.float32))))
-            bias = b.op("graph.sub", v, b.op("graph.reduce_sum", g, axes=[0]))
+            bias = b.op("graph.sub", v, col)
             b.create("graph.assign", [w, upd])
             b.create("graph.assign", [v, bias])
             return [b.op("graph.reduce_sum", g, axes=[1])]
@@ -88,6 +89,23 @@ def test_view_read_after_the_update_keeps_the_copy() -> None:
             b.create("graph.assign", [w, upd])
             return [later]
         return build("view", types, body)
+
+    inplace, *_ = run_both(make, types)
+    assert inplace == []
+
+
+def test_nothing_that_can_fail_runs_after_an_in_place_update() -> None:
+    # The row sums below are a temporary allocated after w's update: were that allocation to fail,
+    # w would be half-updated by a run that reports an error. So w's update stays a copy at the end.
+    types = [tt(6, 4), tt(6, 4), tt(4)]
+
+    def make():
+        def body(b, g, w, v):
+            upd = b.op("graph.sub", w, g)
+            rows = b.op("graph.reduce_sum", b.op("graph.exp", g), axes=[1], keepdims=True)
+            b.create("graph.assign", [w, upd])
+            return [b.op("graph.div", g, rows)]
+        return build("fail_after", types, body)
 
     inplace, *_ = run_both(make, types)
     assert inplace == []

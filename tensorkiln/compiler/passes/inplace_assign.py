@@ -13,7 +13,10 @@ finds the assignments whose value can be materialized into the variable itself, 
   reshape view of it — views read lazily, when their consumers run) as an operand, the function
   does not return it, and no assignment copies it;
 * the variable has exactly one assignment, and the value is not itself returned (a returned value
-  lives in its output buffer).
+  lives in its output buffer);
+* nothing after that op can fail (no temporary to allocate, no kernel that allocates scratch): a
+  run that fails part-way then still leaves every variable as it was, as when all assignments land
+  at the end.
 """
 from __future__ import annotations
 
@@ -86,4 +89,24 @@ def inplace_assignments(func: Function) -> dict[int, Value]:
                         for op in ops[start + 1:])
         if not late_read:
             chosen[id(value)] = target
-    return chosen
+    # A run that fails part-way (a temporary that cannot be allocated, say) must leave every
+    # variable as it was, as it does when assignments land at the end: in-place updates are kept
+    # only where nothing after them can fail — later ops are views, constants, other in-place
+    # updates, or elementwise/reduction nests writing straight into the function's outputs (no
+    # temporaries, no kernel scratch).
+    def cannot_fail(op: Operation) -> bool:
+        if op.name in ("graph.assign", "graph.reshape", "graph.constant"):
+            return True
+        if not op.results:
+            return False
+        r = op.results[0]
+        if id(r) in chosen:
+            return True
+        d = lookup(op.name)
+        return id(r) in returned and (op.name == "graph.fused" or d.has("elementwise") or d.has("reduction"))
+
+    tail_start = len(ops)
+    while tail_start > 0 and cannot_fail(ops[tail_start - 1]):
+        tail_start -= 1
+    tail = {id(r) for op in ops[tail_start:] for r in op.results}
+    return {vid: t for vid, t in chosen.items() if vid in tail}
