@@ -197,7 +197,7 @@ def _kernel(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
     return f
 
 
-_CTX_FIELDS = ("M", "kc", "nc", "A", "rsa", "csa", "bp", "C", "ldc", "overwrite", "pack", "groups", "mcb")
+_CTX_FIELDS = ("M", "kc", "nc", "A", "rsa", "csa", "bp", "C", "ldc", "overwrite", "pack", "groups", "tiles", "nblk")
 
 
 def _ctx_type(elem) -> ir.LiteralStructType:
@@ -231,13 +231,15 @@ def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) ->
     # No A buffer (out of memory): the kernel reads A in place, which it can for any strides.
     pack = b.and_(want_pack, b.icmp_unsigned("!=", ap, ir.Constant(PTR, None)))
     groups = v["groups"]
-    mcb = v["mcb"]  # rows per M block (at most cfg.mc; chosen by the driver so blocks balance)
+    # M block blk covers micro-tile rows [blk*tiles/nblk, (blk+1)*tiles/nblk): blocks differ by at
+    # most one tile (at most cfg.mc rows; the driver chooses nblk).
+    tiles, nblk = v["tiles"], v["nblk"]
     panels = b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr))
     with g.loop(lo, hi, name="item") as item:
         blk = b.sdiv(item, groups)
         grp = b.srem(item, groups)
-        ic = b.mul(blk, mcb)
-        mc = g.imin(b.sub(M, ic), mcb)
+        ic = b.mul(b.sdiv(b.mul(blk, tiles), nblk), g.i(cfg.mr))
+        mc = b.sub(g.imin(b.mul(b.sdiv(b.mul(b.add(blk, g.i(1)), tiles), nblk), g.i(cfg.mr)), M), ic)
         a_block = g.gep(A, b.mul(ic, rsa))
         with b.if_then(pack):
             b.call(pack_a, [kc, mc, a_block, rsa, csa, ap])
@@ -339,16 +341,16 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
     packb = _packb_worker(module, elem, cfg, suffix, pack_b)
     # Packing a block of B is worth sharing only when the block is large.
     pack_threads = b.select(b.icmp_signed(">=", b.mul(kcap, ncap), g.i(PARALLEL_MIN_PACK)), nthreads, g.i(1))
-    # M blocks of equal size, as many as a multiple of the thread count, so no thread waits on a
-    # lone short last block (1024 rows in 144-row blocks would leave one thread 12% idle).
+    # M blocks as even as whole micro-tiles allow, as many as a multiple of the thread count, so no
+    # thread waits on a lone short last block (1024 rows in 144-row blocks would leave one thread
+    # 12% idle; 2048 rows in 132-row blocks, 15 full and one of 68, one thread 6%).
     nblk0 = b.sdiv(b.add(M, g.i(cfg.mc - 1)), g.i(cfg.mc))
     nblk_even = b.mul(b.sdiv(b.add(nblk0, b.sub(nthreads, g.i(1))), nthreads), nthreads)
     nblk1 = b.select(b.icmp_signed(">=", nblk0, nthreads), nblk_even, nblk0)
     nblk1 = b.select(b.icmp_signed("<", nblk1, g.i(1)), g.i(1), nblk1)  # M == 0
-    rows = b.sdiv(b.add(M, b.sub(nblk1, g.i(1))), nblk1)
-    mcb = b.mul(b.sdiv(b.add(rows, g.i(cfg.mr - 1)), g.i(cfg.mr)), g.i(cfg.mr))
-    mcb = b.select(b.icmp_signed("<", mcb, g.i(cfg.mr)), g.i(cfg.mr), mcb)
-    nblk = b.sdiv(b.add(M, b.sub(mcb, g.i(1))), mcb)
+    tiles = b.sdiv(b.add(M, g.i(cfg.mr - 1)), g.i(cfg.mr))
+    nblk = g.imin(nblk1, tiles)
+    nblk = b.select(b.icmp_signed("<", nblk, g.i(1)), g.i(1), nblk)
     groups = b.select(b.icmp_signed("<", nblk, nthreads), nthreads, g.i(1))
     with g.loop(0, N, cfg.nc, name="jc") as jc:
         nc = g.imin(b.sub(N, jc), g.i(cfg.nc))
@@ -373,7 +375,7 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
             values = {"M": M, "kc": kc, "nc": nc, "A": g.gep(A, b.mul(pc, csa)), "rsa": rsa, "csa": csa,
                       "bp": b.select(inplace, bsrc, bp),
                       "C": g.gep(C, jc), "ldc": ldc, "overwrite": b.zext(overwrite, I64), "pack": b.zext(pack, I64),
-                      "groups": groups, "mcb": mcb}
+                      "groups": groups, "tiles": tiles, "nblk": nblk}
             for i, fname in enumerate(_CTX_FIELDS):
                 b.store(values[fname], b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=ct))
             b.call(pfor, [worker, ctx, b.mul(nblk, groups), nthreads])
