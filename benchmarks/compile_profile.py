@@ -92,7 +92,7 @@ timed(cache.DiskCache, "get", "cache: read + verify")
 timed(cache.DiskCache, "put", "cache: write")
 timed(llvm, "parse_assembly", "LLVM parse", scoped=True)
 timed(llvm.ModuleRef, "verify", "LLVM verify", scoped=True)
-timed(target, "optimize", "LLVM optimize (O3 pipeline)", scoped=True)
+timed(target, "optimize", "LLVM optimize (IR passes)", scoped=True)
 timed(llvm.ExecutionEngine, "finalize_object", "LLVM machine code / load object", scoped=True)
 timed(llvm.ExecutionEngine, "add_object_file", "LLVM add cached object", scoped=True)
 
