@@ -24,6 +24,7 @@ from hypothesis.errors import HypothesisException
 
 import tensorkiln as tk
 
+from fuzz_session_layout import LayoutOpsMixin  # type: ignore[import-not-found]
 from fuzz_session_nn import NnOpsMixin  # type: ignore[import-not-found]
 from fuzz_session_ops import MAX_BATCH, OpsMixin  # type: ignore[import-not-found]
 
@@ -119,7 +120,7 @@ class SessionCase:
         return (f"SessionCase(batches={self.batches}, fetches=[{fetched}]){grads}\n  " + "\n  ".join(self.lines))
 
 
-class _Gen(OpsMixin, NnOpsMixin):
+class _Gen(OpsMixin, LayoutOpsMixin, NnOpsMixin):
     def __init__(self, draw: Callable[[Any], Any]):
         self.draw = draw
         self.rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
