@@ -149,3 +149,6 @@ def test_dense_layer_training_matches_numpy():
     np.testing.assert_allclose(got1, a, rtol=2e-5, atol=2e-5)
     np.testing.assert_allclose(got2, b, rtol=2e-5, atol=2e-5)
     assert loops.count("accumulate = true") == 2
+    # the scaled operands are allocated where the products stood, before the first update: an
+    # allocation that fails leaves every variable as it was (see inplace_assign.py)
+    assert loops.rindex("loops.alloc") < loops.index("accumulate = true")

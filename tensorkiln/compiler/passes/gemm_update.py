@@ -10,9 +10,12 @@ the update costs the scaling of the smaller operand (100×1024 here: 0.4 MB) and
 ``W``. Measured on that layer (1 thread, CPU time, best of 21, load ~7): GEMM + update 7.0–7.15
 ms, folded 6.7–6.8 ms — the accumulating GEMM must read the C tiles the plain one only writes,
 which takes back most of what the dropped pass cost (it paid nothing before the micro-kernel
-prefetched its C tile). The product is
-deferred from its own position to the update's; its operands are SSA values whose buffers nothing
-writes in between, except variables updated in place, which are therefore refused as operands.
+prefetched its C tile). The scaled operand is made at the product's own position and the product
+itself deferred to the update's: nothing that can fail (an allocation) then runs among the in-place
+updates, which ``inplace_assign`` keeps at the end of the function so that a failed run leaves
+every variable as it was (the GEMM does not fail: short of memory it runs unblocked). The
+operands are SSA values whose buffers nothing writes in between, except variables updated in
+place, which are therefore refused as operands.
 
 Rounding: ``W + Σ a·(−c·b)`` instead of ``W − c·Σ a·b``; the two differ by a rounding of each
 term's scaling (relative 2⁻²⁴ of the update), far below what a training step's tolerance notices.
@@ -83,8 +86,9 @@ def gemm_updates(func, inplace: dict[int, Value]) -> dict[int, tuple[Operation, 
     return found
 
 
-def lower_gemm_update(fl: "FunctionLowering", mm: Operation, scale: float, out: Value) -> None:
-    """out += op(A) @ op(B) * (-scale), scaling whichever of A and B has fewer elements."""
+def scale_operands(fl: "FunctionLowering", mm: Operation, scale: float) -> tuple[Value, Value]:
+    """(A, B) of ``mm`` with whichever has fewer elements copied and scaled by ``-scale``; emitted
+    where ``mm`` stood."""
     a_val, b_val = mm.operands
     A, B = fl.buffer_of(a_val), fl.buffer_of(b_val)
 
@@ -100,6 +104,10 @@ def lower_gemm_update(fl: "FunctionLowering", mm: Operation, scale: float, out: 
     k = fl.emitter.const(-scale, dt)
     fl.loop_nest(src.type.shape, lambda idx: fl.b.create(
         "loops.store", [fl.b.op("loops.mul", fl.b.op("loops.load", src, *idx), k), scaled, *idx]))
-    A, B = (scaled, B) if src is A else (A, scaled)
+    return (scaled, B) if src is A else (A, scaled)
+
+
+def accumulate_product(fl: "FunctionLowering", mm: Operation, operands: tuple[Value, Value], out: Value) -> None:
+    """out += op(A') @ op(B') for the operands ``scale_operands`` made: the update itself."""
     attrs = {key: mm.attributes[key] for key in ("transpose_a", "transpose_b")}
-    fl.b.create("loops.matmul", [A, B, out], dict(attrs, accumulate=True))
+    fl.b.create("loops.matmul", [*operands, out], dict(attrs, accumulate=True))

@@ -16,7 +16,7 @@ from ...ir.core import Builder, Function, Module, Operation, Value
 from ...ir.diagnostics import CompileError
 from ...ir.types import INDEX, Dim, MemRefType, ScalarType, TensorType
 from .base import Pass
-from .gemm_update import gemm_updates, lower_gemm_update
+from .gemm_update import accumulate_product, gemm_updates, scale_operands
 from .inplace_assign import inplace_assignments
 from .lower_nn import NN_OPS, lower_nn_op
 from .lower_outer_reduction import lower_outer_reduction
@@ -86,7 +86,8 @@ class FunctionLowering:
             out_for.setdefault(vid, self.buffers[id(target)])
         # In-place SGD updates of a product accumulate the product into the variable (gemm_update.py).
         updates = gemm_updates(self.src, inplace)
-        deferred = {id(mm) for mm, _ in updates.values()}
+        deferred = {id(mm): (mm, c) for mm, c in updates.values()}
+        scaled: dict[int, tuple[Value, Value]] = {}
         assigns: list[Operation] = []
         for op in self.src.body.ops:
             if op.name == "return":
@@ -94,12 +95,13 @@ class FunctionLowering:
             if op.name == "graph.assign":
                 assigns.append(op)
                 continue
-            if id(op) in deferred:
-                continue
             self.b.loc = op.loc
+            if id(op) in deferred:  # only its scaled operand here (an allocation: before any update)
+                scaled[id(op)] = scale_operands(self, *deferred[id(op)])
+                continue
             if id(op) in updates:
-                out = self.buffers[id(op.results[0])] = out_for[id(op.results[0])]
-                lower_gemm_update(self, *updates[id(op)], out)
+                mm = updates[id(op)][0]
+                accumulate_product(self, mm, scaled[id(mm)], self.buffers.setdefault(id(op.results[0]), out_for[id(op.results[0])]))
                 continue
             self.lower_op(op, out_for.get(id(op.results[0])) if op.results else None)
         for v, out in zip(ret.operands, self.outs):
