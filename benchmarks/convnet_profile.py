@@ -3,7 +3,7 @@ graph compiled alone, at the step's shapes, and timed through one native call, w
 GFLOP/s. The ops are those the step's ``optimized`` stage shows (conv, bias + ReLU, pooling, their
 adjoints, the dense layers and the SGD updates), so the rows add up to about the whole step.
 
-``python benchmarks/convnet_profile.py [--repeats 9] [--min] [--only "conv1 fwd,conv2 dx"]``
+``python benchmarks/convnet_profile.py [--repeats 9] [--min] [--cpu] [--only "conv1 fwd,conv2 dx"]``
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def build(name: str, shapes, body) -> Function:
     return f
 
 
-def time_case(name: str, repeats: int, best: bool = False) -> float:
+def time_case(name: str, repeats: int, best: bool = False, clock: Callable[[], float] = time.perf_counter) -> float:
     shapes, body, _ = CASES[name]
     fn = compile_graph_module(Module([build(name, shapes, body)]))["f"]
     rng = np.random.default_rng(0)
@@ -91,9 +91,9 @@ def time_case(name: str, repeats: int, best: bool = False) -> float:
     fn.call(arrays)
     ts = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = clock()
         fn.call(arrays)
-        ts.append(time.perf_counter() - t)
+        ts.append(clock() - t)
     return min(ts) if best else statistics.median(ts)
 
 
@@ -102,12 +102,14 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--only", default="")
     ap.add_argument("--min", action="store_true", help="report the fastest call, not the median (a loaded machine)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="process CPU time, not wall time: steadier on a shared machine, meaningful with TENSORKILN_NUM_THREADS=1")
     args = ap.parse_args()
     names = [n for n in CASES if not args.only or any(k.strip() in n for k in args.only.split(","))]
     total = 0.0
     print(f"{'op':<18} {'ms':>8} {'GFLOP':>7} {'GFLOP/s':>8}")
     for name in names:
-        t = time_case(name, args.repeats, args.min)
+        t = time_case(name, args.repeats, args.min, time.process_time if args.cpu else time.perf_counter)
         total += t
         fl = CASES[name][2]
         rate = f"{fl / t / 1e9:8.1f}" if fl else f"{'':>8}"
