@@ -40,8 +40,13 @@ def relu_grad(b: Builder, y: Value, g: Value) -> Value:
     return b.op("graph.where", b.op("graph.gt", y, z), g, b.op("graph.broadcast_to", z, shape=g.type.shape))
 
 
-def sgd(b: Builder, w: Value, g: Value) -> Value:
-    return b.op("graph.sub", w, b.op("graph.mul", g, b.op("graph.constant", value=np.array(0.01, np.float32))))
+def dw_sgd(b: Builder, x: Value, g: Value, w: Value) -> Value:
+    """w := w - 0.01 * (xᵀ @ g), as the step's optimizer writes it: lowered to one GEMM accumulating
+    into w (gemm_update.py). Returns a small value, since a function must return something."""
+    dw = b.op("graph.matmul", x, g, transpose_a=True)
+    lr = b.op("graph.constant", value=np.array(0.01, np.float32))
+    b.create("graph.assign", [w, b.op("graph.sub", w, b.op("graph.mul", dw, lr))])
+    return b.op("graph.reduce_sum", g, axes=[0])
 
 
 # name -> (input shapes, body, FLOPs); shapes are the step's (see `get_ir(..., stage="optimized")`)
@@ -55,10 +60,10 @@ CASES: dict[str, tuple[list[tuple[int, ...]], Callable, float]] = {
     "pool2 fwd": ([(B, 14, 14, 64)], lambda b, x: b.op("graph.max_pool", x, **POOL), 3.0 * B * 7 * 7 * 64),
     "dense1 fwd": ([(B, 3136), (3136, 1024)], lambda b, x, w: b.op("graph.matmul", x, w), 2.0 * B * 3136 * 1024),
     "dense1 dx": ([(B, 1024), (3136, 1024)], lambda b, g, w: b.op("graph.matmul", g, w, transpose_b=True), 2.0 * B * 3136 * 1024),
-    "dense1 dW": ([(B, 3136), (B, 1024)], lambda b, x, g: b.op("graph.matmul", x, g, transpose_a=True), 2.0 * B * 3136 * 1024),
+    # the weight gradient with the SGD update folded in (the step computes it so)
+    "dense1 dW+SGD": ([(B, 3136), (B, 1024), (3136, 1024)], dw_sgd, 2.0 * B * 3136 * 1024),
     "dense1 bias+relu": ([(B, 1024), (1024,)], lambda b, x, c: b.op("graph.relu", b.op("graph.add", x, c)), 2.0 * B * 1024),
     "dense1 relu grad": ([(B, 1024), (B, 1024)], relu_grad, 0.0),
-    "dense1 SGD": ([(3136, 1024), (3136, 1024)], sgd, 2.0 * 3136 * 1024),
     # the ReLU gradient is folded into the pool adjoint (fuse-nn: mask_positive)
     "pool2 adj+relu": ([(B, 14, 14, 64), (B, 7, 7, 64)], lambda b, x, g: b.op("graph.max_pool_grad", x, g, mask_positive=True, **POOL), 0.0),
     "conv2 bias grad": ([(B, 14, 14, 64)], lambda b, g: b.op("graph.reduce_sum", g, axes=(0, 1, 2)), 1.0 * B * 14 * 14 * 64),
