@@ -2,8 +2,9 @@
 
 Covers what ``test_gemm_kernels.py``'s small shapes do not reach: several K blocks (KC 512) and N
 blocks (NC 1024) with ragged tails (transposed B read in 16 × 16 blocks whose last one is cut in
-both directions), B that is one whole panel read in place (N = 64 or 32, rows contiguous), operands
-with no unit stride (the scalar packers), and running out of memory
+both directions), row-major B read in place (one whole panel with rows NR apart: N = 64 or 32; or
+one M block, rows not a multiple of 4 KiB apart, with its ragged last panel packed) or packed
+(N = 1024, several M blocks), operands with no unit stride (the scalar packers), and running out of memory
 inside a GEMM (no packed B: an unblocked loop; no packed A: A read in place), which must still
 give the right result.
 
@@ -49,7 +50,8 @@ def _check(c, ref, K, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
-@pytest.mark.parametrize("shape", [(70, 1100, 530), (13, 1030, 1050), (301, 40, 517), (50, 64, 700), (9, 32, 600)],
+@pytest.mark.parametrize("shape", [(70, 1100, 530), (13, 1030, 1050), (301, 40, 517), (50, 64, 700), (9, 32, 600),
+                                   (20, 1024, 530), (150, 300, 200)],
                          ids=lambda s: "x".join(map(str, s)))
 def test_several_blocks_every_layout(gemm, dtype, shape):
     M, N, K = shape

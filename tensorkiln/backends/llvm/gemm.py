@@ -2,7 +2,8 @@
 
 ``C[M,N] (+)= A[M,K] @ B[K,N]`` where A and B are read through (row stride, column stride) pairs,
 so transposed operands need no copy. The structure is the classic one (Goto/BLIS): for blocks of
-N (NC) and K (KC), B is packed into NR-column panels; for blocks of M (MC), a transposed or
+N (NC) and K (KC), B is packed into NR-column panels (or, row-major, read in place where that is
+as fast: see ``_driver``); for blocks of M (MC), a transposed or
 strided A is packed into MR-row panels (a row-major A is read in place); an MR×NR micro-kernel
 keeps the C tile in vector registers across the K loop, with one broadcast of A and NR/VL vector
 loads of B feeding MR·NR/VL fused multiply-adds per step. The vector length VL comes from the host
@@ -129,11 +130,12 @@ def _declare(module: ir.Module, name: str, ret, args) -> ir.Function:
 
 def _kernel(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
     """C[0:mr, 0:nr] (+)= Ap(kc x MR) . Bp(kc x NR), the tile held in MR*NV vector registers."""
-    f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, PTR, I64, I64, PTR, PTR, I64, I64, I64, I1]), name=f"tk.gemm.kernel.{suffix}")
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, PTR, I64, I64, PTR, I64, PTR, I64, I64, I64, I1]), name=f"tk.gemm.kernel.{suffix}")
     f.linkage = "internal"
     f.attributes.add("alwaysinline")
     # A is read at Ap[row * ars + k * aks]: a packed panel (ars 1, aks MR) or A itself, unpacked.
-    kc, Ap, ars, aks, Bp, C, ldc, mr, nr, overwrite = f.args
+    # B is read at Bp[k * bks + col]: a packed panel (bks NR) or B itself (bks its row stride).
+    kc, Ap, ars, aks, Bp, bks, C, ldc, mr, nr, overwrite = f.args
     g = _Gen(f, elem)
     b = g.b
     vt = ir.VectorType(elem, cfg.vl)
@@ -154,7 +156,7 @@ def _kernel(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
     undef_v = ir.Constant(vt, ir.Undefined)
     splat_mask = ir.Constant(ir.VectorType(I32, cfg.vl), [0] * cfg.vl)
     with g.loop(0, kc, name="k") as k:
-        bbase = b.mul(k, g.i(cfg.nr))
+        bbase = b.mul(k, bks)
         bv = [b.load(g.gep(Bp, b.add(bbase, g.i(j * cfg.vl))), typ=vt, align=4) for j in range(cfg.nv)]
         abase = b.mul(k, aks)
         for i in range(cfg.mr):
@@ -197,11 +199,15 @@ def _kernel(module, elem, cfg: GemmConfig, suffix: str) -> ir.Function:
     return f
 
 
-_CTX_FIELDS = ("M", "kc", "nc", "A", "rsa", "csa", "bp", "C", "ldc", "overwrite", "pack", "groups", "tiles", "nblk")
+_CTX_FIELDS = ("M", "kc", "nc", "A", "rsa", "csa", "bp", "C", "ldc", "overwrite", "pack", "groups", "tiles", "nblk",
+               "B", "rsb", "direct")
+
+
+_CTX_PTRS = ("A", "bp", "C", "B")
 
 
 def _ctx_type(elem) -> ir.LiteralStructType:
-    return ir.LiteralStructType([PTR if f in ("A", "bp", "C") else I64 for f in _CTX_FIELDS])
+    return ir.LiteralStructType([PTR if f in _CTX_PTRS else I64 for f in _CTX_FIELDS])
 
 
 def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) -> ir.Function:
@@ -216,9 +222,11 @@ def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) ->
     b = g.b
     ct = _ctx_type(elem)
     v = {name: b.load(b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=ct),
-                      typ=PTR if name in ("A", "bp", "C") else I64)
+                      typ=PTR if name in _CTX_PTRS else I64)
          for i, name in enumerate(_CTX_FIELDS)}
     M, kc, nc, A, rsa, csa, bp, C, ldc = (v[k] for k in _CTX_FIELDS[:9])
+    direct = b.icmp_signed("!=", v["direct"], g.i(0))
+    full_panels = b.sdiv(nc, g.i(cfg.nr))
     overwrite = b.icmp_signed("!=", v["overwrite"], g.i(0))
     esize = 4 if isinstance(elem, ir.FloatType) else 8
     malloc, free = declare_scratch(module)
@@ -248,7 +256,9 @@ def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) ->
         with g.loop(p0, p1, name="jp") as jp:
             jr = b.mul(jp, g.i(cfg.nr))
             nr = g.imin(b.sub(nc, jr), g.i(cfg.nr))
-            bpanel = g.gep(bp, b.mul(jp, b.mul(kc, g.i(cfg.nr))))
+            in_place = b.and_(direct, b.icmp_signed("<", jp, full_panels))
+            bpanel = b.select(in_place, g.gep(v["B"], jr), g.gep(bp, b.mul(jp, b.mul(kc, g.i(cfg.nr)))))
+            bks = b.select(in_place, v["rsb"], g.i(cfg.nr))
             with g.loop(0, mc, cfg.mr, name="ir") as ir_:
                 mr = g.imin(b.sub(mc, ir_), g.i(cfg.mr))
                 apanel = b.select(pack, g.gep(ap, b.mul(b.sdiv(ir_, g.i(cfg.mr)), b.mul(kc, g.i(cfg.mr)))),
@@ -256,7 +266,7 @@ def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) ->
                 ars = b.select(pack, g.i(1), rsa)
                 aks = b.select(pack, g.i(cfg.mr), csa)
                 cptr = g.gep(C, b.add(b.mul(b.add(ic, ir_), ldc), jr))
-                b.call(kernel, [kc, apanel, ars, aks, bpanel, cptr, ldc, mr, nr, overwrite])
+                b.call(kernel, [kc, apanel, ars, aks, bpanel, bks, cptr, ldc, mr, nr, overwrite])
     b.call(free, [ap])
     b.ret_void()
     return f
@@ -352,6 +362,19 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
     nblk = g.imin(nblk1, tiles)
     nblk = b.select(b.icmp_signed("<", nblk, g.i(1)), g.i(1), nblk)
     groups = b.select(b.icmp_signed("<", nblk, nthreads), nthreads, g.i(1))
+    # B read in place, not packed (its whole panels; a ragged last one is still packed). Always
+    # when its rows are NR apart — then B already is the packed layout (a conv's 64 output
+    # channels; 1 thread 196x800x64: 108 -> 112 GFLOP/s). Otherwise when there is one M block
+    # (M <= MC), so each panel is read by only that block's tiles and packing it would cost about
+    # as much as the reads it saves, unless its rows are a multiple of 4 KiB apart: a panel's rows
+    # would then share a few L2 sets (1 thread, best of 9: 100x784x256 105 -> 111, 100x784x512
+    # 102 -> 110, 50x600x300 89 -> 95; 100x3136x1024 with its 4 KiB rows 97 -> 95 if read in
+    # place, so packed; with several M blocks reading in place lost, 1000³ 107 -> 104).
+    row_major_b = b.icmp_signed("==", csb, g.i(1))
+    contiguous_panel = b.icmp_signed("==", rsb, g.i(cfg.nr))
+    one_block = b.icmp_signed("==", nblk, g.i(1))
+    no_alias = b.icmp_signed("!=", b.srem(b.mul(rsb, g.i(esize)), g.i(4096)), g.i(0))
+    direct = b.and_(row_major_b, b.or_(contiguous_panel, b.and_(one_block, no_alias)))
     with g.loop(0, N, cfg.nc, name="jc") as jc:
         nc = g.imin(b.sub(N, jc), g.i(cfg.nc))
         with g.loop(0, K, cfg.kc, name="pc") as pc:
@@ -361,19 +384,20 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
             pvalues = {"kc": kc, "nc": nc, "B": bsrc, "rsb": rsb, "csb": csb, "bp": bp}
             for i, fname in enumerate(_PACKB_FIELDS):
                 b.store(pvalues[fname], b.gep(pctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=pct))
-            # A B block that is one whole panel with rows NR apart is already in the packed layout
-            # (a conv's 64 output channels): the kernel reads it in place (1 thread, 196x800x64:
-            # 108 -> 112 GFLOP/s).
-            inplace = b.and_(b.and_(b.icmp_signed("==", csb, g.i(1)), b.icmp_signed("==", rsb, g.i(cfg.nr))),
-                             b.icmp_signed("==", nc, g.i(cfg.nr)))
-            with b.if_then(b.not_(inplace)):
-                b.call(pfor, [packb, pctx, b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr)), pack_threads])
+            with b.if_else(direct) as (then, otherwise):
+                with then:  # only a ragged last panel is packed
+                    full = b.sdiv(nc, g.i(cfg.nr))
+                    with b.if_then(b.icmp_signed("<", b.mul(full, g.i(cfg.nr)), nc)):
+                        b.call(pack_b, [kc, b.sub(nc, b.mul(full, g.i(cfg.nr))), g.gep(bsrc, b.mul(full, g.i(cfg.nr))), rsb, csb,
+                                        g.gep(bp, b.mul(full, b.mul(kc, g.i(cfg.nr))))])
+                with otherwise:
+                    b.call(pfor, [packb, pctx, b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr)), pack_threads])
             # With a single panel of B, each A element is used once: packing A would only copy it.
             # A row-major A is read in place too: the kernel's six row streams are as fast as a
             # packed panel (1 thread 1024³: 95 vs 92 GFLOP/s), and packing it would cost a transpose.
             pack = b.and_(b.icmp_signed(">", nc, g.i(cfg.nr)), b.icmp_signed("!=", csa, g.i(1)))
             values = {"M": M, "kc": kc, "nc": nc, "A": g.gep(A, b.mul(pc, csa)), "rsa": rsa, "csa": csa,
-                      "bp": b.select(inplace, bsrc, bp),
+                      "bp": bp, "B": bsrc, "rsb": rsb, "direct": b.zext(direct, I64),
                       "C": g.gep(C, jc), "ldc": ldc, "overwrite": b.zext(overwrite, I64), "pack": b.zext(pack, I64),
                       "groups": groups, "tiles": tiles, "nblk": nblk}
             for i, fname in enumerate(_CTX_FIELDS):
