@@ -8,6 +8,7 @@ assembly are produced on demand for the ``llvm-opt`` and ``asm`` stages.
 from __future__ import annotations
 
 import threading
+from typing import Callable, TypeVar
 
 import llvmlite.binding as llvm
 
@@ -20,10 +21,14 @@ from .target import host_target_machine, new_host_target_machine, parse_and_opti
 _codegen_lock = threading.Lock()
 
 
-def _finalize(engine: "llvm.ExecutionEngine", lsr: bool) -> None:
+T = TypeVar("T")
+
+
+def _with_lsr(lsr: bool, fn: Callable[[], T]) -> T:
+    """``fn()`` with loop strength reduction on or off in the code generators it builds."""
     with _codegen_lock:
         llvm.set_option("", f"-disable-lsr={'false' if lsr else 'true'}")
-        engine.finalize_object()
+        return fn()
 
 
 class JitModule:
@@ -38,12 +43,13 @@ class JitModule:
         self.object_code = object_code
         self.module = None
         self._asm: str | None = None
+        self.lsr = lsr
         if llvm_ir is not None:
             self.module = parse_and_optimize(llvm_ir, host_target_machine(), opt_level, unroll)
             self.engine = llvm.create_mcjit_compiler(self.module, new_host_target_machine(codegen_level))
             captured: list[bytes] = []
             self.engine.set_object_cache(lambda _m, buf: captured.append(bytes(buf)), lambda _m: None)
-            _finalize(self.engine, lsr)
+            _with_lsr(lsr, self.engine.finalize_object)
             self.object_code = captured[0] if captured else None
         else:
             self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_host_target_machine())
@@ -65,5 +71,5 @@ class JitModule:
     def asm(self) -> str:
         if self._asm is None:
             assert self.module is not None, "loaded from object code: recompile to see the assembly"
-            self._asm = host_target_machine().emit_assembly(self.module)
+            self._asm = _with_lsr(self.lsr, lambda: host_target_machine().emit_assembly(self.module))
         return self._asm
