@@ -21,6 +21,7 @@ from .passes.dce import DeadCodeElimination
 from .passes.decompose import Decompose
 from .passes.fold_constants import Evaluator, FoldConstants
 from .passes.fuse import FuseElementwise
+from .passes.fuse_loops import FuseLoops
 from .passes.fuse_nn import FuseNN
 from .passes.infer_shapes import InferShapes
 from .passes.lower_to_loops import LowerToLoops
@@ -46,7 +47,8 @@ def optimize_passes(evaluate: Optional[Evaluator] = None, fuse: bool = True) -> 
 
 
 def lowering_passes() -> list[Pass]:
-    return [LowerToLoops(), CollapseLoops(), CommonSubexpressionElimination(), DeadCodeElimination(), BufferLifetimes()]
+    return [LowerToLoops(), CollapseLoops(), FuseLoops(), CommonSubexpressionElimination(), DeadCodeElimination(),
+            BufferLifetimes()]
 
 
 def clone_module(m: Module) -> Module:
@@ -94,6 +96,7 @@ def pass_by_name(name: str, evaluate: Optional[Evaluator] = None) -> Pass:
         "fuse-nn": FuseNN,
         "lower-to-loops": LowerToLoops,
         "collapse-loops": CollapseLoops,
+        "fuse-loops": FuseLoops,
         "buffer-lifetimes": BufferLifetimes,
     }
     try:
