@@ -8,7 +8,9 @@ sizes, few repeats, no claims).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -114,16 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", default="chain,matmul,models,tiny,compile")
     args = p.parse_args(argv)
     rows = set(args.rows.split(","))
-    have = {} if args.quick else importable_peers()
+    have = {} if args.quick or rows == {"matmul1"} else importable_peers()
     if args.quick:  # a smoke test: no settling pauses
         global SETTLE_S
         SETTLE_S = 0.0
         import models
         models.SETTLE_S = 0.0
-    print(f"peers importable: numpy {np.__version__}" + "".join(f", {k} {getattr(v, '__version__', '?')}" for k, v in have.items()))
+    if rows != {"matmul1"}:
+        print(f"peers importable: numpy {np.__version__}" + "".join(f", {k} {getattr(v, '__version__', '?')}" for k, v in have.items()))
     t = time.perf_counter()
     mod = tk.compile(CHAIN_SRC)
-    print(f"compile of the benchmark module: {time.perf_counter() - t:.3f} s")
+    if rows != {"matmul1"}:
+        print(f"compile of the benchmark module: {time.perf_counter() - t:.3f} s")
     if "chain" in rows:
         n = 1 << (12 if args.quick else 24)
         report(f"chain tanh(x*1.5+0.25)*sigmoid(x)+x*x on {n} f32 (median of {3 if args.quick else 11})",
@@ -133,8 +137,13 @@ def main(argv: list[str] | None = None) -> int:
             reps = 3 if args.quick else 5
             report(f"sgemm {n}x{n}x{n}, {default_threads()} threads (median of {reps})", bench_matmul(n, reps, mod, have), 2.0 * n ** 3)
         if not args.quick:
-            one = tk.runtime.compiled_module.compile_graph_module(tk.parse(CHAIN_SRC)[0], threads=1)
-            report("sgemm 1024x1024x1024, 1 thread (numpy as configured)", bench_matmul(1024, 5, one, {}), 2.0 * 1024 ** 3)
+            # numpy's OpenBLAS takes its thread count at import: the one-thread row runs in a child
+            # process with both libraries on one thread.
+            env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", TENSORKILN_NUM_THREADS="1")
+            subprocess.run([sys.executable, __file__, "--rows", "matmul1"], env=env, check=True)
+    if "matmul1" in rows:
+        one = tk.runtime.compiled_module.compile_graph_module(tk.parse(CHAIN_SRC)[0], threads=1)
+        report("sgemm 1024x1024x1024, 1 thread (numpy: OpenBLAS on 1 thread)", bench_matmul(1024, 7, one, {}), 2.0 * 1024 ** 3)
     from models import compile_rows, tiny_run_row, train_rows
 
     if "models" in rows:
