@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
+from tensorkiln.backends.llvm.scratch import SLOTS
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +71,8 @@ print("RESULTS " + json.dumps(got))
 """
 
 
-SMALL = REUSE[:REUSE.index("got = {}")] + r"""
-held = [alloc(1000) for _ in range(20)]  # if freed small blocks were cached, these fill all 16 slots
+SMALL = REUSE[:REUSE.index("got = {}")] + f"SLOTS = {SLOTS}\n" + r"""
+held = [alloc(1000) for _ in range(SLOTS + 4)]  # were freed small blocks cached, these would fill every slot
 for p in held:
     free(p)
 a = alloc(1 << 20)
@@ -91,7 +92,7 @@ def test_large_blocks_are_reused_when_they_fit():
 
 def test_small_blocks_are_not_cached():
     # Small blocks go back to the C allocator (which may or may not hand the same one back); what
-    # matters is that they are not parked in the 16 cache slots: large ones still get cached. In a
+    # matters is that they are not parked in the cache's slots: large ones still get cached. In a
     # fresh process, for the reason given above.
     r = subprocess.run([sys.executable, "-c", SMALL], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
