@@ -89,10 +89,9 @@ MODEL_LSR = False
 # LICM, loop rotation, induction variables, and the same loop and SLP vectorizers as O3, which
 # ``optimize`` turns on at every level) and drops O3's GVN, jump threading and loop unswitching,
 # which found little in generated loop nests: IR passes of the softmax initializer and step
-# modules 54.5 -> 48 ms CPU (compile_profile.py, cold), and the steps measured the same (1 thread,
-# CPU time, four alternating runs, load 2.7: softmax 49.1-49.4 vs 49.3-50.0 us, MLP 756-757 vs
-# 754-760 us, convnet 84.1-85.0 vs 84.6-85.1 ms; per op with convnet_profile.py --cpu --min the
-# sum 82.9 vs 83.1 ms).
+# modules 54.5 -> 48 ms CPU (compile_profile.py, cold), and the steps measured the same (1 thread, CPU time, four alternating runs, load 2.7:
+# softmax 49.1-49.4 vs 49.3-50.0 us, MLP 756-757 vs 754-760 us, convnet 84.1-85.0 vs 84.6-85.1
+# ms; per op with convnet_profile.py --cpu --min the sum 82.9 vs 83.1 ms).
 MODEL_OPT_LEVEL = 1
 
 
