@@ -19,7 +19,7 @@ import llvmlite
 from ..backends.llvm.codegen import abi_symbols, bounds_check_enabled, default_threads
 from ..backends.llvm.jit import JitModule
 from ..backends.llvm.kernels import ensure_kernels, kernels_used
-from ..backends.llvm.target import MODEL_LSR, MODEL_OPT_LEVEL, MODEL_UNROLL, host_features_key
+from ..backends.llvm.target import MODEL_LSR, MODEL_UNROLL, host_features_key
 from ..compiler.passes.base import AfterPassHook
 from ..ir.core import Function, Module
 from ..ir.printer import print_function, print_module
@@ -69,7 +69,7 @@ class _Build:
     def jit_from(self, llvm_ir: str, cache: DiskCache | None = None) -> JitModule:
         if self._jit is None:
             ensure_kernels(kernels_used(llvm_ir), cache)
-            self._jit = JitModule(llvm_ir, opt_level=MODEL_OPT_LEVEL, unroll=MODEL_UNROLL, lsr=MODEL_LSR)
+            self._jit = JitModule(llvm_ir, unroll=MODEL_UNROLL, lsr=MODEL_LSR)
         return self._jit
 
 

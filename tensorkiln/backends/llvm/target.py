@@ -2,11 +2,10 @@
 
 JIT and AOT differ only in target-machine options (as in numba's codegen): the JIT uses the host
 CPU's name and feature string so LLVM picks AVX-512 on Zen 4 and AVX2 elsewhere; AOT uses PIC
-relocation and the CPU the user asks for. ``optimize`` runs one of LLVM's default pipelines with
-loop and SLP vectorization through the new pass builder, or a light one for hand-vectorized
-kernels. What each kind of JIT module gets, chosen for compile time at no cost in run time
-(docs/performance.md, "compile time"): model modules O1 without the loop unroller and without
-loop strength reduction (``MODEL_*``), kernel libraries per ``kernels.OPT``.
+relocation and the CPU the user asks for. ``optimize`` runs LLVM's O3 pipeline with loop and SLP
+vectorization through the new pass builder; JIT-compiled model modules run it without the loop
+unroller (``MODEL_UNROLL``), which makes their code 2-3x smaller and their compiles 2-3x faster
+at no cost in run time (docs/performance.md, "compile time").
 """
 from __future__ import annotations
 
@@ -84,15 +83,6 @@ MODEL_UNROLL = False
 # convnet steps measured the same (1 thread: 51.7-53.0 vs 52.3-52.4 us, 927-929 vs 927-928 us,
 # 105.2-105.4 vs 105.1-106.4 ms). Kernel libraries keep it.
 MODEL_LSR = False
-
-# The IR pipeline level of JIT model modules. O1 keeps what their loops need (SROA, instcombine,
-# LICM, loop rotation, induction variables, and the same loop and SLP vectorizers as O3, which
-# ``optimize`` turns on at every level) and drops O3's GVN, jump threading and loop unswitching,
-# which found little in generated loop nests: IR passes of the softmax initializer and step
-# modules 54.5 -> 48 ms CPU (compile_profile.py, cold), and the steps measured the same (1 thread, CPU time, four alternating runs, load 2.7:
-# softmax 49.1-49.4 vs 49.3-50.0 us, MLP 756-757 vs 754-760 us, convnet 84.1-85.0 vs 84.6-85.1
-# ms; per op with convnet_profile.py --cpu --min the sum 82.9 vs 83.1 ms).
-MODEL_OPT_LEVEL = 1
 
 
 # A pipeline for kernels written already vectorized and unrolled (gemm_skinny.py): SROA turns their
