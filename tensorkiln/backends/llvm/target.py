@@ -2,10 +2,12 @@
 
 JIT and AOT differ only in target-machine options (as in numba's codegen): the JIT uses the host
 CPU's name and feature string so LLVM picks AVX-512 on Zen 4 and AVX2 elsewhere; AOT uses PIC
-relocation and the CPU the user asks for. ``optimize`` runs LLVM's O3 pipeline with loop and SLP
-vectorization through the new pass builder; JIT-compiled model modules run it without the loop
-unroller (``MODEL_UNROLL``), which makes their code 2-3x smaller and their compiles 2-3x faster
-at no cost in run time (docs/performance.md, "compile time").
+relocation and the CPU the user asks for. ``optimize`` runs LLVM's default pipeline (O3 unless
+asked otherwise) with loop and SLP vectorization through the new pass builder, or a light one for
+hand-vectorized kernels (``kernels.OPT``). JIT-compiled model modules run O3 without the loop
+unroller (``MODEL_UNROLL``), which makes their code 2-3x smaller and their compiles 2-3x faster,
+and without loop strength reduction (``MODEL_LSR``), at no cost in run time (docs/performance.md,
+"compile time").
 """
 from __future__ import annotations
 
