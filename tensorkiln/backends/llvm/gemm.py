@@ -339,7 +339,7 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
     with b.if_then(b.icmp_unsigned("==", bp, ir.Constant(PTR, None)), likely=False):
         # Out of memory for the packed B block: the result is still computed, unblocked, with no
         # allocation (the GEMM returns nothing a caller could check, and may run in a parallel body).
-        _unblocked(g, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate)
+        b.call(_unblocked(module, elem), list(f.args)[:12])
         b.ret_void()
     macs = b.mul(b.mul(M, N), K)
     big = b.icmp_signed(">=", macs, g.i(PARALLEL_MIN_MACS))
@@ -413,8 +413,18 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
     return f
 
 
-def _unblocked(g: _Gen, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate) -> None:
-    """C (+)= A @ B one dot product at a time: the fallback that needs no memory."""
+def _unblocked(module: ir.Module, elem: ir.Type) -> ir.Function:
+    """C (+)= A @ B one dot product at a time: the fallback that needs no memory (one shared,
+    out-of-line copy: it only runs when memory has run out)."""
+    name = f"tk.gemm.unblocked.{'f32' if isinstance(elem, ir.FloatType) else 'f64'}"
+    if name in module.globals:
+        return module.globals[name]
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS[:12]), name=name)
+    f.linkage = "internal"
+    f.attributes.add("noinline")
+    f.attributes.add("cold")
+    M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate = f.args
+    g = _Gen(f, elem)
     b = g.b
     acc = g.alloca(g.elem, "dot")
     with g.loop(0, M, name="ui") as i:
@@ -428,6 +438,8 @@ def _unblocked(g: _Gen, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate) -
                 y = g.ld(g.gep(B, b.add(b.mul(k, rsb), b.mul(j, csb))))
                 b.store(b.fadd(b.load(acc), b.fmul(x, y)), acc)
             b.store(b.load(acc), dst)
+    b.ret_void()
+    return f
 
 
 def gemm_function(module: ir.Module, elem: ir.Type, features: str, internal: bool = True) -> ir.Function:

@@ -116,6 +116,7 @@ def pack_b(module, elem, cfg, suffix: str) -> ir.Function:
     """``(kc, nc, B, rsb, csb, Bp)``: Bp[q][k][c] = B[k * rsb + (q*NR + c) * csb], zero beyond nc columns."""
     f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, PTR, I64, I64, PTR]), name=f"tk.gemm.pack_b.{suffix}")
     f.linkage = "internal"
+    f.attributes.add("noinline")  # called per block from two places: one copy keeps compile time down
     kc, nc, B, rsb, csb, Bp = f.args
     g = _gen(f, elem)
     b = g.b
@@ -197,6 +198,7 @@ def pack_a(module, elem, cfg, suffix: str) -> ir.Function:
     The driver only packs A that is not row-major (a row-major A is read in place by the kernel)."""
     f = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I64, PTR, I64, I64, PTR]), name=f"tk.gemm.pack_a.{suffix}")
     f.linkage = "internal"
+    f.attributes.add("noinline")
     kc, mc, A, rsa, csa, Ap = f.args
     g = _gen(f, elem)
     b = g.b
