@@ -3,7 +3,8 @@
 Covers what ``test_gemm_kernels.py``'s small shapes do not reach: several K blocks (KC 512) and N
 blocks (NC 1024) with ragged tails (transposed B read in 16 × 16 blocks whose last one is cut in
 both directions), row-major B read in place (one whole panel with rows NR apart: N = 64 or 32; or
-one M block, rows not a multiple of 4 KiB apart, with its ragged last panel packed) or packed
+one M block, or a B block under 256 KiB, rows not a multiple of 4 KiB apart, with its ragged last
+panel packed: 150x300x200) or packed
 (N = 1024, several M blocks), operands with no unit stride (the scalar packers), and running out of memory
 inside a GEMM (no packed B: an unblocked loop; no packed A: A read in place), which must still
 give the right result.

@@ -304,6 +304,8 @@ def _packb_worker(module, elem, cfg: GemmConfig, suffix: str, pack_b) -> ir.Func
 PARALLEL_MIN_MACS = 1 << 20
 # Below this many elements of a packed B block, one thread packs it.
 PARALLEL_MIN_PACK = 1 << 15
+# A row-major B block of at most this many bytes is read in place, whatever the shape of A.
+SMALL_B_BYTES = 256 << 10
 
 
 GEMM_ARGS = [I64, I64, I64, PTR, I64, I64, PTR, I64, I64, PTR, I64, I1, I64]
@@ -369,12 +371,16 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
     # as much as the reads it saves, unless its rows are a multiple of 4 KiB apart: a panel's rows
     # would then share a few L2 sets (1 thread, best of 9: 100x784x256 105 -> 111, 100x784x512
     # 102 -> 110, 50x600x300 89 -> 95; 100x3136x1024 with its 4 KiB rows 97 -> 95 if read in
-    # place, so packed; with several M blocks reading in place lost, 1000³ 107 -> 104).
+    # place, so packed; with several M blocks reading in place lost, 1000³ 107 -> 104). Also when
+    # a whole B block is small enough to stay in L2 (SMALL_B_BYTES) however many M blocks read it:
+    # it then costs a pool job and a serial copy for nothing (2 threads, load < 0.5, best of 7:
+    # 784x100x256 with A transposed, the MLP weight gradient, 185-191 -> 205 GFLOP/s; 1 thread equal).
     row_major_b = b.icmp_signed("==", csb, g.i(1))
     contiguous_panel = b.icmp_signed("==", rsb, g.i(cfg.nr))
     one_block = b.icmp_signed("==", nblk, g.i(1))
+    small_b = b.icmp_signed("<=", b.mul(b.mul(kcap, ncap), g.i(esize)), g.i(SMALL_B_BYTES))
     no_alias = b.icmp_signed("!=", b.srem(b.mul(rsb, g.i(esize)), g.i(4096)), g.i(0))
-    direct = b.and_(row_major_b, b.or_(contiguous_panel, b.and_(one_block, no_alias)))
+    direct = b.and_(row_major_b, b.or_(contiguous_panel, b.and_(b.or_(one_block, small_b), no_alias)))
     with g.loop(0, N, cfg.nc, name="jc") as jc:
         nc = g.imin(b.sub(N, jc), g.i(cfg.nc))
         with g.loop(0, K, cfg.kc, name="pc") as pc:
