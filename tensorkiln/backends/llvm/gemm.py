@@ -429,8 +429,16 @@ def _unblocked(module: ir.Module, elem: ir.Type) -> ir.Function:
     f.linkage = "internal"
     f.attributes.add("noinline")
     f.attributes.add("cold")
-    M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate = f.args
     g = _Gen(f, elem)
+    dot_loops(g, *f.args)
+    g.b.ret_void()
+    return f
+
+
+def dot_loops(g: "_Gen", M: ir.Value, N: ir.Value, K: ir.Value, A: ir.Value, rsa: ir.Value, csa: ir.Value,
+              B: ir.Value, rsb: ir.Value, csb: ir.Value, C: ir.Value, ldc: ir.Value, accumulate: ir.Value) -> None:
+    """C (+)= A @ B as the plain triple loop, one dot product per element of C in a stack slot: the
+    fallbacks (no memory for packing; products too small for any tiled layout) share it."""
     b = g.b
     acc = g.alloca(g.elem, "dot")
     with g.loop(0, M, name="ui") as i:
@@ -444,8 +452,6 @@ def _unblocked(module: ir.Module, elem: ir.Type) -> ir.Function:
                 y = g.ld(g.gep(B, b.add(b.mul(k, rsb), b.mul(j, csb))))
                 b.store(b.fadd(b.load(acc), b.fmul(x, y)), acc)
             b.store(b.load(acc), dst)
-    b.ret_void()
-    return f
 
 
 def gemm_function(module: ir.Module, elem: ir.Type, features: str, internal: bool = True) -> ir.Function:

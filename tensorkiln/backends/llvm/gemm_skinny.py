@@ -21,7 +21,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from .scratch import declare_scratch
-from .gemm import GEMM_ARGS, GemmConfig, _declare, _Gen
+from .gemm import GEMM_ARGS, GemmConfig, _declare, _Gen, dot_loops
 
 I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
@@ -217,20 +217,9 @@ def _naive(module: ir.Module, elem) -> ir.Function:
     """The plain triple loop, for the tiny products neither layout takes (K and M under a vector)."""
     f = ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=f"tk.gemm.naive.{_tname(elem)}")
     f.linkage = "internal"
-    M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, _threads = f.args
     g = _Gen(f, elem)
-    b = g.b
-    with g.loop(0, M, name="i") as i:
-        with g.loop(0, N, name="j") as j:
-            dst = g.gep(C, b.add(b.mul(i, ldc), j))
-            s = g.alloca(elem, "s")
-            b.store(b.select(accumulate, g.ld(dst), ir.Constant(elem, 0.0)), s)
-            with g.loop(0, K, name="k") as k:
-                a = g.ld(g.gep(A, b.add(b.mul(i, rsa), b.mul(k, csa))))
-                x = g.ld(g.gep(B, b.add(b.mul(k, rsb), b.mul(j, csb))))
-                b.store(b.fadd(g.ld(s), b.fmul(a, x)), s)
-            b.store(g.ld(s), dst)
-    b.ret_void()
+    dot_loops(g, *f.args[:12])
+    g.b.ret_void()
     return f
 
 
