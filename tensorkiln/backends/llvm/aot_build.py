@@ -38,6 +38,7 @@ from ...ir.core import Function, Module
 from ...ir.types import DType, Dim, MemRefType, SymDim, dim_product, dim_str
 from .codegen import ERR_ALLOC, ERR_BAD_DIM, abi_symbols, emit_module
 from .target import aot_target_machine, parse_and_optimize
+from .jit import with_lsr
 from .kernels import runtime_ir
 from .scratch import ALLOC as SCRATCH_ALLOC, FREE as SCRATCH_FREE
 from .threadpool import SYMBOL as POOL_SYMBOL
@@ -273,7 +274,9 @@ def emit_object(llvm_module: ir.Module, target: Target) -> bytes:
         text = str(main)
     mod = parse_and_optimize(text, tm)
     mod.name = llvm_module.name
-    return tm.emit_object(mod)
+    # LLVM's loop strength reduction switch is process-wide and the JIT sets it per compile: an
+    # AOT build states its own (LLVM's default, on) so it does not inherit the last JIT compile's.
+    return with_lsr(True, lambda: tm.emit_object(mod))
 
 
 def object_machine(data: bytes) -> str:

@@ -24,7 +24,7 @@ _codegen_lock = threading.Lock()
 T = TypeVar("T")
 
 
-def _with_lsr(lsr: bool, fn: Callable[[], T]) -> T:
+def with_lsr(lsr: bool, fn: Callable[[], T]) -> T:
     """``fn()`` with loop strength reduction on or off in the code generators it builds."""
     with _codegen_lock:
         llvm.set_option("", f"-disable-lsr={'false' if lsr else 'true'}")
@@ -49,7 +49,7 @@ class JitModule:
             self.engine = llvm.create_mcjit_compiler(self.module, new_host_target_machine(codegen_level))
             captured: list[bytes] = []
             self.engine.set_object_cache(lambda _m, buf: captured.append(bytes(buf)), lambda _m: None)
-            _with_lsr(lsr, self.engine.finalize_object)
+            with_lsr(lsr, self.engine.finalize_object)
             self.object_code = captured[0] if captured else None
         else:
             self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_host_target_machine())
@@ -71,5 +71,5 @@ class JitModule:
     def asm(self) -> str:
         if self._asm is None:
             assert self.module is not None, "loaded from object code: recompile to see the assembly"
-            self._asm = _with_lsr(self.lsr, lambda: host_target_machine().emit_assembly(self.module))
+            self._asm = with_lsr(self.lsr, lambda: host_target_machine().emit_assembly(self.module))
         return self._asm
