@@ -4,6 +4,10 @@ each reduced to a small graph and checked against an independent numpy expectati
 * reduce_prod's gradient was ``g * prod / x``: NaN (0/0) wherever an element of a reduced group is
   zero (fuzz seed 1555631878: softmax over a size-1 axis made a cross entropy of exactly 0, whose
   tanh went into a reduce_prod). The gradient is the product of the *other* elements.
+* collapse-loops rewrote the loads of the collapsed indices into the loop body only, and failed on
+  one inside a reduction loop nested in the body (fuzz seed 2107454501: ``reduce_any`` over a
+  comparison with a ``[1, 1]`` variable read inside the reduction): the replacement now goes where
+  the load is.
 """
 from __future__ import annotations
 
@@ -57,3 +61,25 @@ def test_fuzz_case_prod_of_a_zero_cross_entropy() -> None:
     for got in (got_a, got_b):
         np.testing.assert_array_equal(got, np.zeros((1, 2, 3, 1)))
     np.testing.assert_allclose(got_w, np.zeros((3, 3)), atol=0)  # d loss / d w = p.T @ cos(...) = 0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_collapsed_indices_read_inside_a_nested_reduction(threads: int) -> None:
+    g = tk.Graph()
+    with g.as_default():
+        x = tk.placeholder(tk.int32, [5, 4, 2])
+        m = tk.reduce_mean(tk.abs(x), axis=None, keepdims=True)      # [1, 1, 1]
+        v = tk.Variable(np.array([[3, 7], [1, 9]], np.int32)[:1, :1])  # [1, 1], read inside the reduction
+        anyv = tk.reduce_any(tk.less(m, v), axis=0, keepdims=True)
+        w = tk.placeholder(tk.float32, [6, 3, 4])
+        wv = tk.Variable(np.arange(12, dtype=np.float32).reshape(3, 4))
+        rows = tk.reduce_max(w * wv, axis=0, keepdims=True)          # [1, 3, 4]
+        init = tk.global_variables_initializer()
+    xs = np.arange(40, dtype=np.int32).reshape(5, 4, 2) - 20
+    ws = np.random.default_rng(3).standard_normal((6, 3, 4)).astype(np.float32)
+    with tk.Session(graph=g, config=tk.ConfigProto(intra_op_parallelism_threads=threads)) as sess:
+        sess.run(init)
+        got_any, got_rows = sess.run([anyv, rows], {x: xs, w: ws})
+    mean = np.abs(xs).sum() // xs.size  # integer mean, as TF's for int32
+    np.testing.assert_array_equal(got_any, np.array([[[mean < 3]]]))
+    np.testing.assert_array_equal(got_rows, (ws * np.arange(12, dtype=np.float32).reshape(3, 4)).max(axis=0, keepdims=True))

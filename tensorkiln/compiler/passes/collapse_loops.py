@@ -135,7 +135,8 @@ def _collapse(outer: Operation, inner: Operation, m: Dim) -> None:
         ops = list(user.operands)
         operands = ops[:first - 1] + [views[id(ops[first - 1])]] + ops[first:-2] + [k]
         repl = Operation(user.name, operands, [r.type for r in user.results], dict(user.attributes), (), user.loc)
-        body.insert(body.ops.index(user), repl)
+        home = user.parent  # the new body, or a region nested in it (a reduction loop, say)
+        home.insert(home.ops.index(user), repl)
         for old, r in zip(user.results, repl.results):
             old.replace_all_uses_with(r)
         user.erase()
