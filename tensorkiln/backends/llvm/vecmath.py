@@ -161,10 +161,14 @@ def _exp_reduce(em: _Em, x: ir.Value, lo: float, hi: float, x_lo: ir.Value | Non
     return em.to_int(kf), p, em.add(em.sub(t, em.sub(p, r)), r_lo)
 
 
-def _exp_core(em: _Em, x: ir.Value, x_lo: ir.Value | None = None, precise: bool = False) -> ir.Value:
+def _exp_core(em: _Em, x: ir.Value, x_lo: ir.Value | None = None, precise: bool = False,
+              nonneg: bool = False) -> ir.Value:
     """e^(x + x_lo) without the NaN fix-up; NaN behaves like -inf (-> 0).
     `precise` (for pow) folds the rounding errors of r, p and 1 + p into one
-    final rounding: ~0.5 ulp instead of ~1 ulp, for 6 more flops."""
+    final rounding: ~0.5 ulp instead of ~1 ulp, for 6 more flops.
+    `nonneg`: the caller's x is >= 0 (or NaN, which it fixes up itself), so
+    k is in [0, bias + 1] and 2^k is one normal power of two, or +inf at the
+    very top: a single exact multiply scales (5 instructions fewer)."""
     # Clamp just past the overflow/underflow thresholds so results saturate
     # to inf / 0 while k stays within two normal half-scales.
     lo, hi = (-746.0, 710.0) if em.is64 else (-104.0, 89.0)
@@ -172,6 +176,8 @@ def _exp_core(em: _Em, x: ir.Value, x_lo: ir.Value | None = None, precise: bool 
     e = em.add(p, 1.0)
     if p_lo is not None:
         e = em.add(e, em.add(em.add(em.sub(1.0, e), p), p_lo))  # Fast2Sum(1, p) error
+    if nonneg:
+        return em.mul(e, em.pow2(k))
     return _scale(em, e, k)
 
 
@@ -259,7 +265,7 @@ def _tanh(em: _Em, x: ir.Value) -> ir.Value:
     z = em.mul(a, a)
     small = em.mad(em.mul(a, z), em.poly(z, em.coeffs("tanh")), a)
     # 1 - 2/(e^2a + 1) only cancels mildly above 0.625; e^2a = inf gives 1.
-    big = em.sub(1.0, em.div(2.0, em.add(_exp_core(em, em.add(a, a)), 1.0)))
+    big = em.sub(1.0, em.div(2.0, em.add(_exp_core(em, em.add(a, a), nonneg=True), 1.0)))
     y = em.intr("copysign", em.sel(em.cmp("<", a, 0.625), small, big), x)
     return em.sel(em.isnan(x), x, y)
 
