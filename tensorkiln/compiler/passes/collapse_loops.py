@@ -60,7 +60,7 @@ def _defined_inside(v: Value, region_op: Operation) -> bool:
 
 
 def _match(outer: Operation) -> tuple[Operation, Dim] | None:
-    """(inner loop, its constant trip count) when ``outer`` and its body loop can be collapsed."""
+    """(inner loop, its trip count as a dim) when ``outer`` and its body loop can be collapsed."""
     if outer.name != "loops.for" or not outer.attributes.get("parallel") or outer.results:
         return None
     if len(outer.operands) != 2 or _const_int(outer.operands[0]) != 0 or outer.attributes.get("step", 1) != 1:
@@ -108,13 +108,13 @@ def _collapse(outer: Operation, inner: Operation, m: Dim) -> None:
             b.insert(op)
     i, j = outer.regions[0].block.args[0], inner.regions[0].block.args[0]
     zero = outer.operands[0]  # the constant 0, defined outside the nest
-    u = _const_int(outer.operands[1])
-    if u is not None and isinstance(m, int):  # a constant trip count stays one, so an enclosing loop can collapse too
-        total = b.create("loops.const", [], {"value": u * m}, [INDEX]).result
+    rows = _const_int(outer.operands[1])
+    if rows is not None and isinstance(m, int):  # a constant trip count stays one, so an enclosing loop can collapse too
+        total = b.create("loops.const", [], {"value": rows * m}, [INDEX]).result
     else:
         total = b.op("loops.mul", outer.operands[1], inner.operands[1])
     views: dict[int, Value] = {}
-    using = {id(u) for iv in (i, j) for u, _ in iv.uses}
+    using = {id(user) for iv in (i, j) for user, _ in iv.uses}
     users = [op for op in inner.walk() if id(op) in using]  # program order: deterministic output
     for user in users:
         first = 1 if user.name == "loops.load" else 2
