@@ -9,12 +9,11 @@ panel packed: 150x300x200) or packed
 inside a GEMM (no packed B: an unblocked loop; no packed A: A read in place), which must still
 give the right result.
 
-Tolerance as in ``test_gemm_kernels.py``: |C - ref| <= tol·(1 + sqrt(K)·max|ref|), tol 2e-5 (f32)
-and 1e-12 (f64).
+Tolerance as in ``test_gemm_kernels.py`` (``gemm_cases.check``): |C - ref| <= tol·(1 + sqrt(K)·max|ref|),
+tol 2e-5 (f32) and 1e-12 (f64).
 """
 from __future__ import annotations
 
-import ctypes
 import itertools
 import os
 import subprocess
@@ -24,30 +23,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
-
-ARGS = [ctypes.c_int64] * 3 + [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64] * 2 + \
-    [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64]
-TOL = {"f32": 2e-5, "f64": 1e-12}
+from gemm_cases import check as _check, every_layout, load_gemm, run_gemm as _run  # type: ignore[import-not-found]
 
 
 @pytest.fixture(scope="module")
 def gemm():
-    ensure_kernels(["f32", "f64"])
-    return {d: ctypes.CFUNCTYPE(None, *ARGS)(_libraries[d].address(f"tk_gemm_{d}")) for d in ("f32", "f64")}
-
-
-def _run(fn, A, B, c, acc, threads):
-    e = c.itemsize
-    M, K = A.shape
-    N = B.shape[1]
-    fn(M, N, K, A.ctypes.data, A.strides[0] // e, A.strides[1] // e,
-       B.ctypes.data, B.strides[0] // e, B.strides[1] // e, c.ctypes.data, c.strides[0] // e, acc, threads)
-
-
-def _check(c, ref, K, dtype):
-    bound = TOL[dtype] * (1 + np.sqrt(K) * (np.abs(ref).max() if ref.size else 0.0))
-    assert np.abs(c - ref).max(initial=0.0) <= bound
+    return load_gemm()
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
@@ -58,11 +39,7 @@ def test_several_blocks_every_layout(gemm, dtype, shape):
     M, N, K = shape
     npdt = np.float32 if dtype == "f32" else np.float64
     rng = np.random.default_rng(M + N + K)
-    for ta, tb, acc, threads in itertools.product((False, True), (False, True), (0, 1), (1, 2)):
-        a = rng.standard_normal((K, M) if ta else (M, K)).astype(npdt)
-        b = rng.standard_normal((N, K) if tb else (K, N)).astype(npdt)
-        A, B = (a.T if ta else a), (b.T if tb else b)
-        c0 = rng.standard_normal((M, N)).astype(npdt)
+    for (_, _, acc, threads), A, B, c0 in every_layout(rng, M, N, K, npdt):
         c = c0.copy()
         _run(gemm[dtype], A, B, c, acc, threads)
         _check(c, A.astype(np.float64) @ B.astype(np.float64) + (c0 if acc else 0.0), K, dtype)

@@ -7,16 +7,11 @@ allows for the different summation order of the blocked and vectorized loops.
 """
 from __future__ import annotations
 
-import ctypes
-import itertools
-
 import numpy as np
 import pytest
 
-from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
+from gemm_cases import check, every_layout, load_gemm, run_gemm  # type: ignore[import-not-found]
 
-ARGS = [ctypes.c_int64] * 3 + [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64] * 2 + \
-    [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64]
 SHAPES = [
     (100, 10, 784), (784, 10, 100),   # softmax regression: forward (dot) and weight gradient (outer)
     (1000, 1, 1000), (64, 1, 1000),   # GEMV
@@ -29,8 +24,7 @@ SHAPES = [
 
 @pytest.fixture(scope="module")
 def gemm():
-    ensure_kernels(["f32", "f64"])
-    return {d: ctypes.CFUNCTYPE(None, *ARGS)(_libraries[d].address(f"tk_gemm_{d}")) for d in ("f32", "f64")}
+    return load_gemm()
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
@@ -38,17 +32,8 @@ def gemm():
 def test_gemm_paths_match_numpy(gemm, dtype, shape):
     M, N, K = shape
     npdt = np.float32 if dtype == "f32" else np.float64
-    tol = 2e-5 if dtype == "f32" else 1e-12
     rng = np.random.default_rng(M * 10007 + N * 101 + K)
-    for ta, tb, acc, threads in itertools.product((False, True), (False, True), (0, 1), (1, 2)):
-        a = rng.standard_normal((K, M) if ta else (M, K)).astype(npdt)
-        b = rng.standard_normal((N, K) if tb else (K, N)).astype(npdt)
-        A, B = (a.T if ta else a), (b.T if tb else b)
-        c0 = rng.standard_normal((M, N)).astype(npdt)
+    for (ta, tb, acc, threads), A, B, c0 in every_layout(rng, M, N, K, npdt):
         c = c0.copy()
-        e = c.itemsize
-        gemm[dtype](M, N, K, A.ctypes.data, A.strides[0] // e, A.strides[1] // e,
-                    B.ctypes.data, B.strides[0] // e, B.strides[1] // e, c.ctypes.data, N, acc, threads)
-        ref = A.astype(np.float64) @ B.astype(np.float64) + (c0 if acc else 0.0)
-        bound = tol * (1 + np.sqrt(K) * (np.abs(ref).max() if ref.size else 0.0))
-        assert np.abs(c - ref).max(initial=0.0) <= bound, (ta, tb, acc, threads)
+        run_gemm(gemm[dtype], A, B, c, acc, threads)
+        check(c, A.astype(np.float64) @ B.astype(np.float64) + (c0 if acc else 0.0), K, dtype, (ta, tb, acc, threads))
