@@ -28,23 +28,24 @@ from .base import Pass
 _HOISTABLE = ("loops.const", "loops.dim", "loops.mul", "loops.view")
 
 
-def _const_int(v: Value) -> int | None:
+def const_index(v: Value) -> int | None:
+    """The value of an index constant (``loops.const``), or None."""
     op = getattr(v, "op", None)
     if op is not None and op.name == "loops.const" and v.type == INDEX:
         return int(op.attributes["value"])
     return None
 
 
-def _trip(v: Value) -> Dim | None:
+def trip_dim(v: Value) -> Dim | None:
     """The loop bound ``v`` as a dim: a constant, a ``loops.dim`` of the function's symbols, or a
     product of those."""
     op = getattr(v, "op", None)
     if op is not None and op.name == "loops.dim":
         return op.attributes["value"]
     if op is not None and op.name == "loops.mul" and v.type == INDEX:  # an earlier collapse's bound
-        a, b = (_trip(x) for x in op.operands)
+        a, b = (trip_dim(x) for x in op.operands)
         return None if a is None or b is None else a * b
-    return _const_int(v)
+    return const_index(v)
 
 
 def _defined_inside(v: Value, region_op: Operation) -> bool:
@@ -63,7 +64,7 @@ def _match(outer: Operation) -> tuple[Operation, Dim] | None:
     """(inner loop, its trip count as a dim) when ``outer`` and its body loop can be collapsed."""
     if outer.name != "loops.for" or not outer.attributes.get("parallel") or outer.results:
         return None
-    if len(outer.operands) != 2 or _const_int(outer.operands[0]) != 0 or outer.attributes.get("step", 1) != 1:
+    if len(outer.operands) != 2 or const_index(outer.operands[0]) != 0 or outer.attributes.get("step", 1) != 1:
         return None
     body = outer.regions[0].block
     loops = [op for op in body.ops if op.name == "loops.for"]
@@ -75,8 +76,8 @@ def _match(outer: Operation) -> tuple[Operation, Dim] | None:
         return None
     if not inner.attributes.get("parallel") or inner.results or len(inner.operands) != 2 or inner.attributes.get("step", 1) != 1:
         return None
-    m = _trip(inner.operands[1])
-    if _const_int(inner.operands[0]) != 0 or m is None or (isinstance(m, int) and m <= 0):
+    m = trip_dim(inner.operands[1])
+    if const_index(inner.operands[0]) != 0 or m is None or (isinstance(m, int) and m <= 0):
         return None
     i, j = body.args[0], inner.regions[0].block.args[0]
     for iv in (i, j):
@@ -108,7 +109,7 @@ def _collapse(outer: Operation, inner: Operation, m: Dim) -> None:
             b.insert(op)
     i, j = outer.regions[0].block.args[0], inner.regions[0].block.args[0]
     zero = outer.operands[0]  # the constant 0, defined outside the nest
-    rows = _const_int(outer.operands[1])
+    rows = const_index(outer.operands[1])
     if rows is not None and isinstance(m, int):  # a constant trip count stays one, so an enclosing loop can collapse too
         total = b.create("loops.const", [], {"value": rows * m}, [INDEX]).result
     else:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from ...ir.core import Block, Operation, Value
 from ...ir.types import MemRefType
 from .base import Pass
-from .collapse_loops import _const_int, _trip
+from .collapse_loops import const_index, trip_dim
 
 # Rows shorter than this stay in separate nests. Short rows gain nothing from fusion (a [100, 10]
 # batch of logits is 4 KB: every pass finds it in L1) and lose: the softmax-regression step's fused
@@ -56,7 +56,7 @@ def _root(v: Value) -> Value:
 
 def _simple_loop(op: Operation) -> bool:
     return (op.name == "loops.for" and bool(op.attributes.get("parallel")) and not op.results
-            and len(op.operands) == 2 and op.attributes.get("step", 1) == 1 and _const_int(op.operands[0]) == 0)
+            and len(op.operands) == 2 and op.attributes.get("step", 1) == 1 and const_index(op.operands[0]) == 0)
 
 
 def _accesses(loop: Operation) -> list[tuple[str, Value, tuple[Value, ...]]] | None:
@@ -79,7 +79,7 @@ def _accesses(loop: Operation) -> list[tuple[str, Value, tuple[Value, ...]]] | N
 def _fusible(a: Operation, b: Operation, between: list[Operation]) -> bool:
     if not (_simple_loop(a) and _simple_loop(b)):
         return False
-    ta, tb = _trip(a.operands[1]), _trip(b.operands[1])
+    ta, tb = trip_dim(a.operands[1]), trip_dim(b.operands[1])
     if not (a.operands[1] is b.operands[1] or (ta is not None and ta == tb)):
         return False
     acc_a, acc_b = _accesses(a), _accesses(b)
