@@ -238,8 +238,11 @@ class FunctionCodegen(ParallelLoops):
             b.ret(ir.Constant(I32, 0))
             return
         if name == "loops.for":
-            if op.attributes.get("parallel") and op.parent is self.func.body and self.threads > 1 and not self.bounds_check:
-                self.maybe_parallel_loop(op)
+            top = op.parent is self.func.body
+            if op.attributes.get("parallel") and top and self.threads > 1 and not self.bounds_check:
+                self.when_nonempty(op, self.maybe_parallel_loop)
+            elif top:
+                self.when_nonempty(op, self.for_loop)
             else:
                 self.for_loop(op)
             return

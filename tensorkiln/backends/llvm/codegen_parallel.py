@@ -12,6 +12,8 @@ nest once either way.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import llvmlite.ir as ir
 
 from ...ir.core import Operation, Value
@@ -64,6 +66,51 @@ class ParallelLoops:
         for f in dynamic:
             work = b.mul(work, f)
         return work
+
+    def when_nonempty(self, op: Operation, emit: Callable[[Operation], None]) -> None:
+        """``emit(op)`` for a top-level loop nest, guarded to run only when no inner loop of its
+        perfect part (loops whose bodies are just the next loop, dims and constants) has a zero extent known before
+        it: a (2^40, 0) nest would otherwise step its outer loop 2^40 times doing nothing. LLVM's
+        O3 removes such empty nests itself (loop unswitching), but unoptimized tier-0 code
+        (``runtime/tiering.py``) runs them as written. Only the perfect part counts: a body that
+        does work before an empty inner loop (a sum over an empty axis stores its zero) must run.
+        Nests with results (loop-carried values used after them) are emitted as they are."""
+        b = self.b
+        zero = ir.Constant(I64, 0)
+        empty: list[ir.Value] = []
+        level = op
+        while True:
+            body = [o for o in level.regions[0].blocks[0].ops if o.name not in ("loops.yield", "loops.dim", "loops.const")]
+            if len(body) != 1 or body[0].name != "loops.for" or body[0].results:
+                break
+            level = body[0]
+            ext, lo = (self._known_before(v) for v in (level.operands[1], level.operands[0]))
+            if ext is None or lo is None or not _is_zero(lo):
+                break
+            if isinstance(ext, ir.Constant):
+                if ext.constant <= 0 and not op.results:
+                    return  # statically empty: nothing to emit
+                continue
+            empty.append(b.icmp_signed("<=", ext, zero))
+        if op.results or not empty:
+            emit(op)
+            return
+        any_empty = empty[0]
+        for e in empty[1:]:
+            any_empty = b.or_(any_empty, e)
+        with b.if_then(b.not_(any_empty)):
+            emit(op)
+
+    def _known_before(self, v: Value) -> ir.Value | None:
+        """v's value where a nest starts: already emitted, or a dim or constant (which the nest
+        may define inside itself, but which mean the same outside it)."""
+        got = self.values.get(id(v))
+        if got is None and isinstance(getattr(v, "op", None), Operation):
+            if v.op.name == "loops.dim":
+                return self.dim(v.op.attributes["value"])
+            if v.op.name == "loops.const" and isinstance(v.op.attributes["value"], int):
+                return ir.Constant(I64, v.op.attributes["value"])
+        return got
 
     def maybe_parallel_loop(self, op: Operation) -> None:
         """A parallel loop on the thread pool when it is big enough, else on the calling thread.
