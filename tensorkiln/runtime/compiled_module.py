@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from pathlib import Path
 from typing import Optional
 
@@ -25,6 +26,7 @@ from ..ir.core import Function, Module
 from ..ir.printer import print_function, print_module
 from ..ir.types import MemRefType, TensorType
 from .cache import DiskCache, cache_enabled, make_key
+from ..backends.llvm import tiering
 from .executable import ArgSpec, NativeFunction
 
 
@@ -44,6 +46,7 @@ class _Build:
         self.after_pass = after_pass
         self._stages: dict[str, Module] | None = None
         self._jit: JitModule | None = None
+        self.tier1: tiering._Job | None = None  # the optimized code's compile, while tiered
 
     @property
     def stages(self) -> dict[str, Module]:
@@ -61,16 +64,24 @@ class _Build:
 
     @property
     def jit(self) -> JitModule:
-        """A JIT module compiled from IR (so its optimized IR and assembly can be shown)."""
+        """A JIT module compiled from IR (so its optimized IR and assembly can be shown): the
+        optimized one, waited for if it is still being compiled."""
+        if self.tier1 is not None:
+            tiering.wait_for(self.tier1)
         if self._jit is None:
             self._jit = self.jit_from(self.llvm_ir())
         return self._jit
 
     def jit_from(self, llvm_ir: str, cache: DiskCache | None = None) -> JitModule:
         if self._jit is None:
-            ensure_kernels(kernels_used(llvm_ir), cache)
+            ensure_kernels(kernels_used(llvm_ir), cache, optimized=True)
             self._jit = JitModule(llvm_ir, unroll=MODEL_UNROLL, lsr=MODEL_LSR)
         return self._jit
+
+    def tier0_from(self, llvm_ir: str, cache: DiskCache | None) -> JitModule:
+        """Quickly compiled code for the first calls: no IR passes, the fast instruction selector."""
+        ensure_kernels(kernels_used(llvm_ir), cache)
+        return JitModule(llvm_ir, opt_level=0, unroll=False, codegen_level=0, lsr=MODEL_LSR)
 
 
 class CompiledEntry:
@@ -180,6 +191,23 @@ def _signature(gf: Function) -> tuple[list[ArgSpec], list[ArgSpec], list[str]]:
     return inputs, outputs, abi_symbols(buffers)
 
 
+def _optimize_later(build: _Build, llvm_ir: str, key: str, cache: DiskCache | None, fns: list[NativeFunction]) -> None:
+    """Queue the tier-1 compile of a module now running tier-0 code (``tiering``): it becomes the
+    build's JIT module (for the ``llvm-opt`` and ``asm`` stages), goes to the disk cache, and
+    every function still alive is re-pointed at it."""
+    refs = [weakref.ref(f) for f in fns]
+
+    def install(jit: JitModule) -> None:
+        if cache is not None and jit.object_code:
+            cache.put(key, jit.object_code)
+        for r in refs:
+            fn = r()
+            if fn is not None:
+                fn.retarget(jit.address(fn.name), jit.address(fn.name + ".py"), jit)
+
+    build.tier1 = tiering.submit(lambda: build.jit_from(llvm_ir, cache), install, tiering.any_alive(fns))
+
+
 def compile_graph_module(
     graph: Module,
     source_name: str = "<string>",
@@ -188,6 +216,12 @@ def compile_graph_module(
     threads: Optional[int] = None,
     use_cache: Optional[bool] = None,
 ) -> CompiledModule:
+    with tiering.foreground():
+        return _compile_graph_module(graph, source_name, after_pass, fold, threads, use_cache)
+
+
+def _compile_graph_module(graph: Module, source_name: str, after_pass: AfterPassHook | None, fold: bool,
+                          threads: Optional[int], use_cache: Optional[bool]) -> CompiledModule:
     from .. import __version__
 
     threads = default_threads() if threads is None else threads
@@ -198,22 +232,31 @@ def compile_graph_module(
     cache = DiskCache() if use_cache else None
     obj = cache.get(key) if cache is not None else None
     from_cache = obj is not None
+    tiered = False
     if obj is not None:
         # Only the kernel libraries the object refers to: their names are in its symbol table.
         # (Loading every dtype's library made a cache hit compile the f64 GEMM when only f32
         # was cached: ~0.7 s.)
-        ensure_kernels(kernels_used(obj.decode("latin-1")), cache)
+        ensure_kernels(kernels_used(obj.decode("latin-1")), cache, optimized=True)
         jit = JitModule(object_code=obj)
     else:
         build.stages  # run the pipeline (and the after-pass hook) now, so errors surface here
-        jit = build.jit_from(build.llvm_ir(), cache)
-        if cache is not None and jit.object_code:
-            cache.put(key, jit.object_code)
+        llvm_ir = build.llvm_ir()
+        tiered = tiering.wanted(llvm_ir)
+        if tiered:
+            jit = build.tier0_from(llvm_ir, cache)
+        else:
+            jit = build.jit_from(llvm_ir, cache)
+            if cache is not None and jit.object_code:
+                cache.put(key, jit.object_code)
     entries: dict[str, CompiledEntry] = {}
     for gf in graph:
         inputs, outputs, symbols = _signature(gf)
         fn = NativeFunction(gf.name, inputs, outputs, symbols, jit.address(gf.name), jit, jit.address(gf.name + ".py"))
+        fn.tier = 0 if tiered else 1
         entries[gf.name] = CompiledEntry(gf.name, build, fn)
+    if tiered:
+        _optimize_later(build, llvm_ir, key, cache, [e.fn for e in entries.values()])
     dump_dir = os.environ.get("TENSORKILN_DUMP_DIR")
     if dump_dir:
         stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(source_name).stem or "module")

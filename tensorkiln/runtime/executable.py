@@ -92,25 +92,37 @@ class NativeFunction:
 
     def __init__(self, name: str, inputs: Sequence[ArgSpec], outputs: Sequence[ArgSpec], symbols: Sequence[str],
                  address: int, keepalive: Any, py_address: int | None = None):
-        global _LAYOUT_OK
         self.name = name
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.symbols = list(symbols)
-        self._keepalive = keepalive  # the JIT engine that owns the code
+        self._keepalive = [keepalive]  # the JIT engines that own the code (each tier's)
+        self.tier = 1  # 0 while it runs quickly compiled code (backends/llvm/tiering.py)
+        self._cfunc, self._pyfunc = self._entry_points(address, py_address)
+        self._np_dtypes = [s.dtype.np_dtype for s in self.inputs]
+        self._out_dtypes = [s.dtype.np_dtype for s in self.outputs]
+        self._plans: dict[tuple, tuple[tuple[int, ...], list[tuple[int, ...]], list[int] | None]] = {}
+
+    def _entry_points(self, address: int, py_address: int | None) -> tuple[Any, Any]:
+        global _LAYOUT_OK
         nbuf = len(self.inputs) + len(self.outputs)
         proto = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_int64] * len(self.symbols)), *([ctypes.c_void_p] * nbuf))
-        self._cfunc = proto(address)
-        self._pyfunc = None
+        pyfunc = None
         if py_address:
             if _LAYOUT_OK is None:
                 _LAYOUT_OK = _numpy_layout_ok()
             if _LAYOUT_OK:
                 pyproto = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_int64] * len(self.symbols)), *([ctypes.py_object] * nbuf))
-                self._pyfunc = pyproto(py_address)
-        self._np_dtypes = [s.dtype.np_dtype for s in self.inputs]
-        self._out_dtypes = [s.dtype.np_dtype for s in self.outputs]
-        self._plans: dict[tuple, tuple[tuple[int, ...], list[tuple[int, ...]], list[int] | None]] = {}
+                pyfunc = pyproto(py_address)
+        return proto(address), pyfunc
+
+    def retarget(self, address: int, py_address: int | None, keepalive: Any) -> None:
+        """Call the same function's code at a new address from now on (tiered compilation's
+        optimized code). The old code stays loaded for as long as this object lives: a call on
+        another thread may be running it."""
+        self._keepalive.append(keepalive)
+        self._cfunc, self._pyfunc = self._entry_points(address, py_address)
+        self.tier = 1
 
     def prepare(self, args: Sequence[Any]) -> list[np.ndarray]:
         if len(args) != len(self.inputs):

@@ -16,6 +16,7 @@ import llvmlite.ir as ir
 
 from .gemm import config_for, gemm_function, gemm_name
 from .gemm_skinny import skinny_function, skinny_name
+from . import tiering
 from .jit import JitModule
 from .scratch import ALLOC as SCRATCH_ALLOC, FREE as SCRATCH_FREE, scratch_ir
 from .threadpool import SYMBOL as POOL_SYMBOL, threadpool_ir
@@ -23,6 +24,8 @@ from .target import LIGHT, host_features, host_features_key, host_target_machine
 
 _lock = threading.Lock()
 _libraries: dict[str, JitModule] = {}
+_tier0: list[JitModule] = []  # tier-0 kernel libraries replaced by optimized ones, kept loaded
+_pending: dict[str, "tiering._Job"] = {}  # optimized kernel libraries being compiled
 KERNEL_DTYPES = {"f32": ir.FloatType, "f64": ir.DoubleType}
 
 
@@ -77,12 +80,33 @@ def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
     key = make_key("kernels", kind, __version__, compiler_fingerprint(), llvmlite.__version__, host_features_key())
     obj = cache.get(key) if cache is not None else None
     level, unroll, codegen = OPT["skinny" if kind.startswith("skinny-") else "runtime" if kind == "runtime" else "blocked"]
-    lib = JitModule(object_code=obj) if obj is not None else \
-        JitModule(build_ir(), opt_level=level, unroll=unroll, codegen_level=codegen)
-    if cache is not None and obj is None and lib.object_code:
-        cache.put(key, lib.object_code)
-    for name in symbols:
-        llvm.add_symbol(name, lib.address(name))
+
+    def install(lib: JitModule) -> None:
+        if cache is not None and obj is None and lib.object_code:
+            cache.put(key, lib.object_code)
+        for name in symbols:
+            llvm.add_symbol(name, lib.address(name))
+        _libraries[kind] = lib
+
+    if obj is not None:
+        install(JitModule(object_code=obj))
+    elif kind != "runtime" and tiering.mode() != "0":
+        # Tiered (see tiering.py): quickly compiled kernels now, never cached; the optimized ones
+        # replace them in LLVM's symbol table when ready, so modules compiled after that (the
+        # tier-1 model code among them: the queue is in order) call those. Code already linked
+        # to the tier-0 kernels keeps calling them: they stay loaded for the process's life.
+        text = build_ir()
+        tier0 = JitModule(text, opt_level=0, unroll=False, codegen_level=0)
+        for name in symbols:
+            llvm.add_symbol(name, tier0.address(name))
+        _libraries[kind] = tier0
+        _tier0.append(tier0)
+        _pending[kind] = tiering.submit(lambda: JitModule(text, opt_level=level, unroll=unroll, codegen_level=codegen),
+                                        install)
+        return
+    else:
+        install(JitModule(build_ir(), opt_level=level, unroll=unroll, codegen_level=codegen))
+    lib = _libraries[kind]
     if kind == "runtime":
         # Pool workers run this library's code (spinning, then asleep in it) for as long as the
         # process lives: it must never be freed, not even during interpreter shutdown.
@@ -105,13 +129,20 @@ def _runtime_ir() -> str:
     return runtime_ir(tm.triple, str(tm.target_data))
 
 
-def ensure_kernels(dtypes, cache=None) -> None:  # dtypes: kinds as kernels_used names them
+def ensure_kernels(dtypes, cache=None, optimized: bool = False) -> None:  # dtypes: kinds as kernels_used names them
     """Make the runtime library (thread pool, scratch allocator) and the GEMM kernels of these
     dtypes resolvable by the JIT (the kernels call the runtime, so it comes first; every compiled
-    function needs it too)."""
+    function needs it too). ``optimized``: wait for the optimized kernels where tier-0 ones are in
+    the symbol table (for code that is linked once and kept: a module loaded from the disk cache)."""
+    wait = []
     with _lock:
         _library("runtime", _runtime_ir, [POOL_SYMBOL, SCRATCH_ALLOC, SCRATCH_FREE], cache)
         for kind in dtypes:
             # The blocked GEMM hands narrow products to the skinny kernels: those come first.
             for need in ([f"skinny-{kind}", kind] if not kind.startswith("skinny-") else [kind]):
                 _library(need, lambda: kernel_library_ir(need, host_features()), [_symbol(need)], cache)
+                if need in _pending:
+                    wait.append(_pending[need])
+    if optimized:
+        for job in wait:
+            tiering.wait_for(job)  # (in the worker: at once; its own queue had them first)

@@ -1,0 +1,194 @@
+"""Tiered compilation: a big module missing from the disk cache runs first as quickly compiled
+code (tier 0) while its optimized code (tier 1) is compiled on a background thread, then swapped in.
+
+LLVM's O3 pipeline and machine code generator are most of a cold compile (the softmax train step:
+~90 of ~120 ms CPU), and a first call can run perfectly well on code compiled without IR passes and
+with the fast instruction selector (~11 ms). So :func:`tier0_then_optimize` compiles that, returns
+it at once, and queues a :class:`_Job` that compiles the module again at the full level, writes
+*that* object to the disk cache (tier-0 code is never cached), and re-points every
+:class:`~tensorkiln.runtime.executable.NativeFunction` of the module at it (``retarget``: a call already running
+keeps running the tier-0 code, which stays loaded as long as the function lives). Later processes
+load the optimized object from the cache, so they never see tier 0.
+
+Tier-0 results can differ from tier-1 results in the last bits: reductions marked ``reassoc`` sum in
+another order once vectorized, and FMA contraction differs; a run is never a mix of the two. Set
+``TENSORKILN_TIERED=0`` to compile every module fully before its first call (deterministic
+bit-for-bit from the first call), or call :func:`wait` to let pending optimized code arrive.
+
+One worker thread at a time takes the jobs in order (llvmlite runs one LLVM call at a time in a
+process anyway, so more would not compile faster); it is not a daemon, so the interpreter lets it
+finish at exit rather than tear LLVM down under it, and it exits when the queue is empty. A job
+whose functions have all been garbage-collected is dropped unstarted. A forked child starts with
+an empty queue; its functions keep the code they have.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import weakref
+from collections import deque
+from typing import Any, Callable, Optional
+
+# Modules with less LLVM IR than this compile fully at once: their O3 compile is a few ms
+# (an initializer's ~2K characters: ~6 ms), not worth a second compile.
+MIN_IR_CHARS = 8000
+
+
+def mode() -> str:
+    """``TENSORKILN_TIERED``: ``1`` (default: modules of at least MIN_IR_CHARS), ``0`` (never),
+    ``always`` (every module, for tests of tier-0 code)."""
+    v = os.environ.get("TENSORKILN_TIERED", "1").strip().lower()
+    return "0" if v in ("0", "false", "no", "off") else "always" if v == "always" else "1"
+
+
+def wanted(llvm_ir: str) -> bool:
+    m = mode()
+    return m == "always" or (m == "1" and len(llvm_ir) >= MIN_IR_CHARS)
+
+
+class _Job:
+    """Compile ``make()`` (returns the tier-1 JIT module) and hand it to ``install``."""
+
+    def __init__(self, make: Callable[[], Any], install: Callable[[Any], None], alive: Callable[[], bool]):
+        self.make = make
+        self.install = install
+        self.alive = alive
+        self.done = threading.Event()
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            if self.alive():
+                self.install(self.make())
+        except BaseException as e:  # the tier-0 code stays in use: correct, only slower
+            self.error = e
+        finally:
+            self.done.set()
+
+
+_lock = threading.Condition()
+_queue: deque[_Job] = deque()
+_worker: Optional[threading.Thread] = None
+_last: Optional[_Job] = None
+_foreground = 0  # compiles in progress on other threads: the worker waits for them
+
+
+def _work() -> None:
+    global _worker
+    while True:
+        with _lock:
+            # llvmlite runs one LLVM call at a time: a tier-1 compile started now would hold up
+            # the tier-0 compile a first call is waiting for (the softmax step's: 65 -> 120 ms).
+            while _foreground:
+                _lock.wait()
+            if not _queue:
+                _worker = None
+                return
+            job = _queue.popleft()
+        job.run()
+
+
+_local = threading.local()
+
+
+_gc_was_enabled = False
+
+
+def _count(delta: int) -> None:
+    # Python's cyclic garbage collector is paused while foreground compiles run: they allocate
+    # ~10^5 short-lived objects (llvmlite's IR values above all) and each full collection walks
+    # every object of the process; codegen of the softmax step took 25 ms with it, 14 without.
+    # What a compile leaves in cycles is collected once the collector runs again.
+    global _foreground, _gc_was_enabled
+    with _lock:
+        if _foreground == 0 and delta > 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _foreground += delta
+        if _foreground == 0 and _gc_was_enabled:
+            gc.enable()
+        _lock.notify_all()
+
+
+class foreground:
+    """Marks a compile someone is waiting for: while any runs, the worker starts no job."""
+
+    def __enter__(self) -> None:
+        depth = getattr(_local, "depth", 0)
+        if depth == 0 and not in_worker():
+            _count(1)
+        _local.depth = depth + 1
+
+    def __exit__(self, *exc: object) -> None:
+        _local.depth -= 1
+        if _local.depth == 0 and not in_worker():
+            _count(-1)
+
+
+def wait_for(job: _Job) -> None:
+    """Wait for a queued job; a compile of this thread's in progress stops holding the worker back
+    meanwhile (else neither would ever go on)."""
+    if job.done.is_set() or in_worker():
+        return
+    held = getattr(_local, "depth", 0) > 0
+    if held:
+        _count(-1)
+    try:
+        job.done.wait()
+    finally:
+        if held:
+            _count(1)
+
+
+def submit(make: Callable[[], Any], install: Callable[[Any], None], alive: Callable[[], bool] = lambda: True) -> _Job:
+    """Queue a tier-1 compile; a worker thread starts if none is running."""
+    global _worker, _last
+    job = _Job(make, install, alive)
+    with _lock:
+        _queue.append(job)
+        _last = job
+        if _worker is None:
+            _worker = threading.Thread(target=_work, name="tensorkiln-tier1", daemon=False)
+            _worker.start()
+    return job
+
+
+def wait(timeout: Optional[float] = None) -> bool:
+    """Block until every tier-1 compile queued so far has been installed (jobs run in order, so
+    the last one's end is everyone's); True unless the timeout passed first."""
+    if in_worker():
+        return True
+    with _lock:
+        last = _last
+    return last is None or last.done.wait(timeout)
+
+
+def in_worker() -> bool:
+    """Whether this is the thread compiling tier 1 (which must never wait for its own queue)."""
+    return threading.current_thread() is _worker
+
+
+def pending() -> int:
+    """Jobs queued and not yet started (the one running, if any, not counted)."""
+    with _lock:
+        return len(_queue)
+
+
+def any_alive(objs: list[Any]) -> Callable[[], bool]:
+    """A predicate: whether any of these objects is still alive (weak references only, so a
+    queued job keeps no Session's functions from being freed)."""
+    refs = [weakref.ref(o) for o in objs]
+    return lambda: any(r() is not None for r in refs)
+
+
+def _reset_after_fork() -> None:
+    global _worker, _last, _lock, _foreground
+    _lock = threading.Condition()
+    _queue.clear()
+    _worker = None
+    _last = None
+    _foreground = 0
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
