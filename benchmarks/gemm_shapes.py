@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
 
-    ensure_kernels(["f32"])
+    ensure_kernels(["f32"], optimized=True)
     L, P = ctypes.c_int64, ctypes.c_void_p
     gemm = ctypes.CFUNCTYPE(None, L, L, L, P, L, L, P, L, L, P, L, ctypes.c_bool, L)(_libraries["f32"].address("tk_gemm_f32"))
     clock = time.thread_time if args.threads == 1 else time.perf_counter

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402
 import tensorkiln as tk  # noqa: E402
 import tensorkiln.runtime.compiled_module  # noqa: E402,F401
+from tensorkiln.backends.llvm import tiering  # noqa: E402
 from tensorkiln.backends.llvm.codegen import default_threads  # noqa: E402
 
 
@@ -35,6 +36,7 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> floa
     time.sleep(SETTLE_S)
     for _ in range(warmup):
         fn()
+    tiering.wait()  # steady state: a cold module's optimized code is in place (see tiering.py)
     times = []
     for _ in range(repeats):
         t = time.perf_counter()

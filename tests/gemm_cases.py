@@ -22,7 +22,7 @@ TOL = {"f32": 2e-5, "f64": 1e-12}
 
 def load_gemm() -> dict[str, Callable[..., None]]:
     """``tk_gemm_f32`` / ``tk_gemm_f64`` of the process-wide kernel libraries, callable."""
-    ensure_kernels(["f32", "f64"])
+    ensure_kernels(["f32", "f64"], optimized=True)  # the optimized kernels, not tier 0 (tiering.py)
     return {d: ctypes.CFUNCTYPE(None, *ARGS)(_libraries[d].address(f"tk_gemm_{d}")) for d in ("f32", "f64")}
 
 

@@ -65,7 +65,7 @@ _OOM_SCRIPT = textwrap.dedent("""
     import ctypes, resource, sys
     import numpy as np
     from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
-    ensure_kernels(["f32"])
+    ensure_kernels(["f32"], optimized=True)
     L, P = ctypes.c_int64, ctypes.c_void_p
     fn = ctypes.CFUNCTYPE(None, L, L, L, P, L, L, P, L, L, P, L, L, L)(_libraries["f32"].address("tk_gemm_f32"))
     alloc = ctypes.CFUNCTYPE(P, L)(_libraries["runtime"].address("tk_scratch_alloc"))
