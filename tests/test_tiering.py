@@ -95,8 +95,8 @@ def test_off_compiles_fully_before_the_first_call(cache_dir, monkeypatch):
 
 def test_small_modules_are_not_tiered(cache_dir, monkeypatch):
     monkeypatch.setenv("TENSORKILN_TIERED", "1")
-    mod = compile_graph_module(tk.parse("def f(x: f32[N]) -> f32[N] {\n    return x + 1.0\n}\n")[0])
-    assert mod["f"].tier == 1
+    mod = compile_graph_module(tk.parse("def f(x: f32[5]) -> f32[5] {\n    return x + 1.0\n}\n")[0])
+    assert len(mod.ir("f", "llvm")) < tiering.MIN_IR_CHARS and mod["f"].tier == 1
     np.testing.assert_array_equal(mod.f(np.arange(5, dtype=np.float32)), np.arange(5, dtype=np.float32) + 1)
 
 
@@ -210,3 +210,24 @@ def test_mode_parsing(monkeypatch):
         assert tiering.mode() == want
     monkeypatch.setenv("TENSORKILN_TIERED", "1")
     assert not tiering.wanted("x" * (tiering.MIN_IR_CHARS - 1)) and tiering.wanted("x" * tiering.MIN_IR_CHARS)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+def test_a_forked_child_does_not_wait_for_the_parents_queue(cache_dir):
+    code = (
+        "import os, numpy as np, tensorkiln as tk\n"
+        "from tensorkiln.backends.llvm import kernels, tiering\n"
+        "with tiering.foreground():\n"
+        "    big = tk.compile(" + repr(SRC) + ")\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        small = tk.compile('def g(a: f32[N, 256], b: f32[256, 10]) -> f32[N, 10] {\\n    return a @ b\\n}\\n')\n"
+        "        ok = (small.g(np.ones((3, 256), np.float32), np.ones((256, 10), np.float32)) == 256).all()\n"
+        "        ok = ok and (big.mm(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)) == 3).all()\n"
+        "        os._exit(0 if ok and tiering.wait(5) else 1)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "assert tiering.wait(60)\n"
+        "print('ok', status)\n")
+    env = dict(os.environ, TENSORKILN_CACHE_DIR=str(cache_dir / "f"))
+    r = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.split() == ["ok", "0"], (r.stdout, r.stderr)

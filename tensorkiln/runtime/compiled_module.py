@@ -19,7 +19,7 @@ import llvmlite
 
 from ..backends.llvm.codegen import abi_symbols, bounds_check_enabled, default_threads
 from ..backends.llvm.jit import JitModule
-from ..backends.llvm.kernels import ensure_kernels, kernels_used
+from ..backends.llvm.kernels import ensure_kernels, kernels_used, prefetch_runtime
 from ..backends.llvm.target import MODEL_LSR, MODEL_UNROLL, host_features_key
 from ..compiler.passes.base import AfterPassHook
 from ..ir.core import Function, Module
@@ -240,6 +240,7 @@ def _compile_graph_module(graph: Module, source_name: str, after_pass: AfterPass
         ensure_kernels(kernels_used(obj.decode("latin-1")), cache, optimized=True)
         jit = JitModule(object_code=obj)
     else:
+        prefetch_runtime(cache)  # compiled by LLVM while the pipeline and codegen run in Python
         build.stages  # run the pipeline (and the after-pass hook) now, so errors surface here
         llvm_ir = build.llvm_ir()
         tiered = tiering.wanted(llvm_ir)

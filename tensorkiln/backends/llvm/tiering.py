@@ -3,12 +3,14 @@ code (tier 0) while its optimized code (tier 1) is compiled on a background thre
 
 LLVM's O3 pipeline and machine code generator are most of a cold compile (the softmax train step:
 ~90 of ~120 ms CPU), and a first call can run perfectly well on code compiled without IR passes and
-with the fast instruction selector (~11 ms). So :func:`tier0_then_optimize` compiles that, returns
-it at once, and queues a :class:`_Job` that compiles the module again at the full level, writes
-*that* object to the disk cache (tier-0 code is never cached), and re-points every
-:class:`~tensorkiln.runtime.executable.NativeFunction` of the module at it (``retarget``: a call already running
-keeps running the tier-0 code, which stays loaded as long as the function lives). Later processes
-load the optimized object from the cache, so they never see tier 0.
+with the fast instruction selector (~16 ms). So ``compile_graph_module`` compiles that and returns
+at once, having queued (:func:`submit`) a job that compiles the module again at the full level,
+writes *that* object to the disk cache (tier-0 code is never cached), and re-points every
+:class:`~tensorkiln.runtime.executable.NativeFunction` of the module at it (``retarget``: a call
+already running keeps running the tier-0 code, which stays loaded as long as the function lives).
+Later processes load the optimized object from the cache, so they never see tier 0. The GEMM kernel
+libraries are tiered the same way (``kernels.py``): tier-0 kernels first, the optimized ones
+replacing them in LLVM's symbol table.
 
 Tier-0 results can differ from tier-1 results in the last bits: reductions marked ``reassoc`` sum in
 another order once vectorized, and FMA contraction differs; a run is never a mix of the two. Set
@@ -16,23 +18,26 @@ another order once vectorized, and FMA contraction differs; a run is never a mix
 bit-for-bit from the first call), or call :func:`wait` to let pending optimized code arrive.
 
 One worker thread at a time takes the jobs in order (llvmlite runs one LLVM call at a time in a
-process anyway, so more would not compile faster); it is not a daemon, so the interpreter lets it
-finish at exit rather than tear LLVM down under it, and it exits when the queue is empty. A job
-whose functions have all been garbage-collected is dropped unstarted. A forked child starts with
-an empty queue; its functions keep the code they have.
+process anyway, so more would not compile faster), and never while a compile someone waits for is
+running (:class:`foreground`); it is not a daemon, so the interpreter lets it finish at exit
+rather than tear LLVM down under it (which is also what puts a short-lived process's optimized
+code in the disk cache), and it exits when the queue is empty. A job whose functions have all
+been garbage-collected is dropped unstarted. A forked child starts with an empty queue; its
+functions keep the code they have.
 """
 from __future__ import annotations
 
 import gc
 import os
 import threading
+import time
 import weakref
 from collections import deque
 from typing import Any, Callable, Optional
 
-# Modules with less LLVM IR than this compile fully at once: their O3 compile is a few ms
-# (an initializer's ~2K characters: ~6 ms), not worth a second compile.
-MIN_IR_CHARS = 8000
+# Modules with less LLVM IR than this compile fully at once: their O3 compile costs about what
+# tier 0 does (the softmax initializer's 1.8K characters: ~6.5 ms at O3, ~2 ms at tier 0).
+MIN_IR_CHARS = 1500
 
 
 def mode() -> str:
@@ -64,6 +69,7 @@ class _Job:
         except BaseException as e:  # the tier-0 code stays in use: correct, only slower
             self.error = e
         finally:
+            self.make = self.install = self.alive = None  # what they hold (a build's IR) goes
             self.done.set()
 
 
@@ -71,7 +77,11 @@ _lock = threading.Condition()
 _queue: deque[_Job] = deque()
 _worker: Optional[threading.Thread] = None
 _last: Optional[_Job] = None
+_running: list[Optional[_Job]] = [None]
 _foreground = 0  # compiles in progress on other threads: the worker waits for them
+_last_foreground = 0.0  # time.monotonic() when the last of them ended
+QUIET_S = 0.03
+_waiters = 0  # threads in wait_for
 
 
 def _work() -> None:
@@ -80,13 +90,19 @@ def _work() -> None:
         with _lock:
             # llvmlite runs one LLVM call at a time: a tier-1 compile started now would hold up
             # the tier-0 compile a first call is waiting for (the softmax step's: 65 -> 120 ms).
-            while _foreground:
-                _lock.wait()
+            # Compiles come in runs (an initializer, then the train step), so the worker also
+            # waits until none has ended for QUIET_S, unless someone is waiting for a job.
+            while True:
+                quiet = _last_foreground + QUIET_S - time.monotonic()
+                if not _foreground and (quiet <= 0 or _waiters):
+                    break
+                _lock.wait(None if _foreground else quiet)
             if not _queue:
                 _worker = None
                 return
-            job = _queue.popleft()
+            job = _running[0] = _queue.popleft()
         job.run()
+        _running[0] = None
 
 
 _local = threading.local()
@@ -100,14 +116,16 @@ def _count(delta: int) -> None:
     # ~10^5 short-lived objects (llvmlite's IR values above all) and each full collection walks
     # every object of the process; codegen of the softmax step took 25 ms with it, 14 without.
     # What a compile leaves in cycles is collected once the collector runs again.
-    global _foreground, _gc_was_enabled
+    global _foreground, _gc_was_enabled, _last_foreground
     with _lock:
         if _foreground == 0 and delta > 0:
             _gc_was_enabled = gc.isenabled()
             gc.disable()
         _foreground += delta
-        if _foreground == 0 and _gc_was_enabled:
-            gc.enable()
+        if _foreground == 0:
+            _last_foreground = time.monotonic()
+            if _gc_was_enabled:
+                gc.enable()
         _lock.notify_all()
 
 
@@ -126,19 +144,25 @@ class foreground:
             _count(-1)
 
 
-def wait_for(job: _Job) -> None:
-    """Wait for a queued job; a compile of this thread's in progress stops holding the worker back
-    meanwhile (else neither would ever go on)."""
+def wait_for(job: _Job, timeout: Optional[float] = None) -> bool:
+    """Wait for a queued job (True unless the timeout passed first); a compile of this thread's
+    in progress stops holding the worker back meanwhile (else neither would ever go on)."""
+    global _waiters
     if job.done.is_set() or in_worker():
-        return
+        return True
     held = getattr(_local, "depth", 0) > 0
+    with _lock:
+        _waiters += 1
+        _lock.notify_all()
     if held:
         _count(-1)
     try:
-        job.done.wait()
+        return job.done.wait(timeout)
     finally:
         if held:
             _count(1)
+        with _lock:
+            _waiters -= 1
 
 
 def submit(make: Callable[[], Any], install: Callable[[Any], None], alive: Callable[[], bool] = lambda: True) -> _Job:
@@ -157,22 +181,14 @@ def submit(make: Callable[[], Any], install: Callable[[Any], None], alive: Calla
 def wait(timeout: Optional[float] = None) -> bool:
     """Block until every tier-1 compile queued so far has been installed (jobs run in order, so
     the last one's end is everyone's); True unless the timeout passed first."""
-    if in_worker():
-        return True
     with _lock:
         last = _last
-    return last is None or last.done.wait(timeout)
+    return last is None or wait_for(last, timeout)
 
 
 def in_worker() -> bool:
     """Whether this is the thread compiling tier 1 (which must never wait for its own queue)."""
     return threading.current_thread() is _worker
-
-
-def pending() -> int:
-    """Jobs queued and not yet started (the one running, if any, not counted)."""
-    with _lock:
-        return len(_queue)
 
 
 def any_alive(objs: list[Any]) -> Callable[[], bool]:
@@ -183,12 +199,19 @@ def any_alive(objs: list[Any]) -> Callable[[], bool]:
 
 
 def _reset_after_fork() -> None:
-    global _worker, _last, _lock, _foreground
+    # The worker thread is not in the child: its jobs never run there. They are marked done (not
+    # installed), so nothing in the child waits for them; its functions keep their tier-0 code.
+    global _worker, _last, _lock, _foreground, _waiters
+    _waiters = 0
+    for job in [*_queue, _running[0]]:
+        if job is not None:
+            job.done.set()
     _lock = threading.Condition()
     _queue.clear()
+    _running[0] = None
     _worker = None
     _last = None
-    _foreground = 0
+    _foreground = 1 if getattr(_local, "depth", 0) > 0 else 0  # the forking thread's own compile
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
