@@ -168,6 +168,13 @@ def registered_ops() -> dict[str, type[OpDef]]:
     return dict(_REGISTRY)
 
 
+_dialects_loaded = False
+
+
 def _load_dialects() -> None:
-    # Importing a dialect module registers its ops; done lazily to keep imports acyclic.
-    from .dialects import builtin, graph, graph_debug, graph_nn, loops  # noqa: F401
+    # Importing a dialect module registers its ops; done lazily to keep imports acyclic. (The
+    # flag: an import statement costs a few µs even when done, and every op creation looks up.)
+    global _dialects_loaded
+    if not _dialects_loaded:
+        from .dialects import builtin, graph, graph_debug, graph_nn, loops  # noqa: F401
+        _dialects_loaded = True
