@@ -31,6 +31,15 @@ def with_lsr(lsr: bool, fn: Callable[[], T]) -> T:
         return fn()
 
 
+def compile_object(llvm_ir: str, opt_level: int = 3, unroll: bool = True, codegen_level: int = 3,
+                   lsr: bool = True) -> bytes:
+    """LLVM IR to host object code without loading it (``JitModule(object_code=...)`` loads it,
+    resolving its external symbols then): so it can be compiled before the kernels it calls are."""
+    mod = parse_and_optimize(llvm_ir, host_target_machine(), opt_level, unroll)
+    tm = new_host_target_machine(codegen_level)
+    return with_lsr(lsr, lambda: tm.emit_object(mod))
+
+
 class JitModule:
     """``opt_level`` picks the IR pipeline (``target.optimize``), ``unroll`` whether LLVM's loop
     unroller runs (see ``target.MODEL_UNROLL``), ``codegen_level`` the machine code generator's
