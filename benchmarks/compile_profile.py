@@ -15,7 +15,8 @@ thread's CPU time. Tiered compilation (``backends/llvm/tiering.py``) compiles th
 a cold module on a background thread after the quick tier-0 compile: its stages are the ``tier 1,
 background thread`` rows, waited for before the process reports.
 LLVM work is attributed to the kernel libraries while ``ensure_kernels`` runs and to the model
-otherwise. Python bytecode is cached (``PYTHONPYCACHEPREFIX`` in a temporary directory, warmed
+otherwise (the tier-0 model object is compiled on a thread beside ``ensure_kernels``, so part of
+it may land in the kernel rows). Python bytecode is cached (``PYTHONPYCACHEPREFIX`` in a temporary directory, warmed
 first) as in any installed package, even when the environment sets ``PYTHONDONTWRITEBYTECODE``:
 otherwise every process would recompile tensorkiln's sources (~0.1 s). Each column is the one of
 ``--repeats`` processes whose first train step took the least CPU time (the least disturbed).

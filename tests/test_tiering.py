@@ -100,15 +100,24 @@ def test_small_modules_are_not_tiered(cache_dir, monkeypatch):
     np.testing.assert_array_equal(mod.f(np.arange(5, dtype=np.float32)), np.arange(5, dtype=np.float32) + 1)
 
 
-def test_a_collected_module_is_not_compiled_again(cache_dir):
+def test_a_collected_module_is_optimized_for_the_cache_only(cache_dir):
     with tiering.foreground():
-        mod = compile_graph_module(tk.parse(SRC)[0])
+        mod = compile_graph_module(tk.parse(SRC)[0], use_cache=False)
         build = mod._entries["chain"].build
         del mod
         gc.collect()
     assert tiering.wait(60)
     assert build.tier1.done.is_set() and build.tier1.error is None
-    assert build._jit is None  # the job found no live function and compiled nothing
+    assert build._jit is None  # no cache, no live function: nothing compiled
+    # with a disk cache the optimized code is still compiled and cached: a module run once (an
+    # initializer) would otherwise be recompiled at tier 0 by every later process
+    with tiering.foreground():
+        mod = compile_graph_module(tk.parse(SRC)[0])
+        del mod
+        gc.collect()
+    assert tiering.wait(60)
+    again = compile_graph_module(tk.parse(SRC)[0])
+    assert again.from_cache and again["chain"].tier == 1
 
 
 def test_calls_racing_the_swap_stay_right(cache_dir):

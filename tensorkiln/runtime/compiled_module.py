@@ -4,7 +4,9 @@
 all entries, JIT-compiles it, and returns a :class:`CompiledModule` whose attributes are the entries.
 The machine code is kept in the disk cache (:mod:`.cache`) under a key of the graph IR text, the
 versions and the CPU; a later compile of the same module — in this process or another — loads the
-object code and skips the pipeline, which then runs only if someone asks to see a stage.
+object code and skips the pipeline, which then runs only if someone asks to see a stage. A miss
+is compiled in tiers (``backends/llvm/tiering.py``): quickly compiled code first, the optimized
+code from a background thread, which is what reaches the disk cache.
 ``TENSORKILN_DUMP_DIR`` makes every compile write each stage of each entry to files there.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Optional
 
 import llvmlite
 
+from ..backends.llvm import tiering
 from ..backends.llvm.codegen import abi_symbols, bounds_check_enabled, default_threads
 from ..backends.llvm.jit import JitModule, compile_object
 from ..backends.llvm.kernels import ensure_kernels, kernels_used, prefetch_runtime
@@ -27,7 +30,6 @@ from ..ir.core import Function, Module
 from ..ir.printer import print_function, print_module
 from ..ir.types import MemRefType, TensorType
 from .cache import DiskCache, cache_enabled, make_key
-from ..backends.llvm import tiering
 from .executable import ArgSpec, NativeFunction
 
 
@@ -213,7 +215,9 @@ def _signature(gf: Function) -> tuple[list[ArgSpec], list[ArgSpec], list[str]]:
 def _optimize_later(build: _Build, llvm_ir: str, key: str, cache: DiskCache | None, fns: list[NativeFunction]) -> None:
     """Queue the tier-1 compile of a module now running tier-0 code (``tiering``): it becomes the
     build's JIT module (for the ``llvm-opt`` and ``asm`` stages), goes to the disk cache, and
-    every function still alive is re-pointed at it."""
+    every function still alive is re-pointed at it. Without a disk cache the job is dropped if
+    the functions are all gone by its turn; with one it runs regardless (a module run once — an
+    initializer, an evaluation — is otherwise recompiled at tier 0 by every later process)."""
     refs = [weakref.ref(f) for f in fns]
 
     def install(jit: JitModule) -> None:
@@ -224,7 +228,8 @@ def _optimize_later(build: _Build, llvm_ir: str, key: str, cache: DiskCache | No
             if fn is not None:
                 fn.retarget(jit.address(fn.name), jit.address(fn.name + ".py"), jit)
 
-    build.tier1 = tiering.submit(lambda: build.jit_from(llvm_ir, cache), install, tiering.any_alive(fns))
+    alive = tiering.any_alive(fns) if cache is None else (lambda: True)
+    build.tier1 = tiering.submit(lambda: build.jit_from(llvm_ir, cache), install, alive)
 
 
 def compile_graph_module(

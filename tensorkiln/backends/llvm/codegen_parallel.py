@@ -69,12 +69,13 @@ class ParallelLoops:
 
     def when_nonempty(self, op: Operation, emit: Callable[[Operation], None]) -> None:
         """``emit(op)`` for a top-level loop nest, guarded to run only when no inner loop of its
-        perfect part (loops whose bodies are just the next loop, dims and constants) has a zero extent known before
-        it: a (2^40, 0) nest would otherwise step its outer loop 2^40 times doing nothing. LLVM's
-        O3 removes such empty nests itself (loop unswitching), but unoptimized tier-0 code
-        (``runtime/tiering.py``) runs them as written. Only the perfect part counts: a body that
-        does work before an empty inner loop (a sum over an empty axis stores its zero) must run.
-        Nests with results (loop-carried values used after them) are emitted as they are."""
+        perfect part (loops whose bodies are just the next loop, dims and constants) has a zero
+        extent known before it: a (2^40, 0) nest would otherwise step its outer loop 2^40 times
+        doing nothing. LLVM's O3 removes such empty nests itself (loop unswitching), but
+        unoptimized tier-0 code (``tiering.py``) runs them as written. Only the perfect part
+        counts: a body that does work before an empty inner loop (a sum over an empty axis stores
+        its zero) must run. Nests with results (loop-carried values used after them) are emitted
+        as they are."""
         b = self.b
         zero = ir.Constant(I64, 0)
         empty: list[ir.Value] = []
