@@ -104,6 +104,7 @@ timed(llvm.ModuleRef, "verify", "LLVM verify", scoped=True)
 timed(target, "optimize", "LLVM optimize (IR passes)", scoped=True)
 timed(llvm.ExecutionEngine, "finalize_object", "LLVM machine code / load object", scoped=True)
 timed(llvm.ExecutionEngine, "add_object_file", "LLVM add cached object", scoped=True)
+timed(compiled_module, "compile_object", "tier 0 model: LLVM IR -> object, on its own thread (all of it)")
 
 def total(label, fn):
     w, c = time.perf_counter(), clock()
