@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +48,13 @@ def _check(mod, rng):
     np.testing.assert_allclose(mod.rows(x), _np_rows(x), rtol=1e-5)
     a, b = rng.standard_normal((40, 33)).astype(np.float32), rng.standard_normal((33, 21)).astype(np.float32)
     np.testing.assert_allclose(mod.mm(a, b), a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
+
+
+def _child_ok(code: str, cache: Path) -> None:
+    """Run ``code`` in a fresh Python with its own disk cache; it must print ``ok``."""
+    env = dict(os.environ, TENSORKILN_CACHE_DIR=str(cache))
+    r = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.split() == ["ok"], (r.stdout, r.stderr)
 
 
 @pytest.fixture
@@ -151,7 +159,7 @@ def test_a_small_module_waits_for_optimized_kernels_without_deadlock(cache_dir, 
     code = (
         "import numpy as np, tensorkiln as tk\n"
         "from tensorkiln.backends.llvm import kernels\n"
-        "big = tk.compile(" + repr(SRC * 1) + ")\n"
+        "big = tk.compile(" + repr(SRC) + ")\n"
         "assert big['chain'].tier in (0, 1)\n"
         "small = tk.compile('def g(a: f32[N, 256], b: f32[256, 10]) -> f32[N, 10] {\\n    return a @ b\\n}\\n')\n"
         "assert small['g'].tier == 1\n"
@@ -160,14 +168,12 @@ def test_a_small_module_waits_for_optimized_kernels_without_deadlock(cache_dir, 
         "kinds = kernels.kernels_used(small.ir('g', 'llvm'))\n"
         "assert kinds and all(kernels._pending[k].done.is_set() for k in kinds if k in kernels._pending), kinds\n"
         "print('ok')\n")
-    env = dict(os.environ, TENSORKILN_CACHE_DIR=str(cache_dir / "child"))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    _child_ok(code, cache_dir / "child")
 
 
 def test_tier0_code_skips_empty_nests_with_huge_extents(cache_dir):
     x = tk.placeholder(tk.float32, [None, None], name="x")
-    y = tk.reduce_sum(tk.transpose(x) * 2.0, axis=0)  # a sum over an empty axis still stores zeros
+    y = tk.reduce_sum(tk.transpose(x) * 2.0, axis=0)  # an empty result
     z = tk.transpose(x) * 2.0
     with tiering.foreground():
         sess = tk.Session()
@@ -175,7 +181,7 @@ def test_tier0_code_skips_empty_nests_with_huge_extents(cache_dir):
         got_y = sess.run(y, {x: np.zeros((0, 5), np.float32)})
     assert got_z.shape == (2 ** 40, 0)
     np.testing.assert_array_equal(got_y, np.zeros(0, np.float32))
-    w = tk.reduce_sum(x, axis=0)
+    w = tk.reduce_sum(x, axis=0)  # a sum over an empty axis still stores its zeros
     with tiering.foreground():
         np.testing.assert_array_equal(sess.run(w, {x: np.zeros((0, 6), np.float32)}), np.zeros(6, np.float32))
 
@@ -196,14 +202,11 @@ def test_kernels_tier0_then_tier1_in_the_symbol_table(cache_dir):
         "a, b = np.ones((5, 64), np.float32), np.ones((64, 3), np.float32)\n"
         "assert (m.g(a, b) == 64).all()\n"
         "print('ok')\n")
-    env = dict(os.environ, TENSORKILN_CACHE_DIR=str(cache_dir / "k"))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    _child_ok(code, cache_dir / "k")
     # a new process finds the optimized kernels in the cache: nothing tier 0
-    code2 = ("from tensorkiln.backends.llvm import kernels\nfrom tensorkiln.runtime.cache import DiskCache\n"
-             "kernels.ensure_kernels(['skinny-f32'], DiskCache())\nassert not kernels._tier0 and not kernels._pending\nprint('ok')\n")
-    r = subprocess.run([sys.executable, "-c", code2], capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    _child_ok("from tensorkiln.backends.llvm import kernels\nfrom tensorkiln.runtime.cache import DiskCache\n"
+              "kernels.ensure_kernels(['skinny-f32'], DiskCache())\n"
+              "assert not kernels._tier0 and not kernels._pending\nprint('ok')\n", cache_dir / "k")
 
 
 def test_optimized_stages_wait_for_tier1(cache_dir):
@@ -235,8 +238,6 @@ def test_a_forked_child_does_not_wait_for_the_parents_queue(cache_dir):
         "        ok = ok and (big.mm(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)) == 3).all()\n"
         "        os._exit(0 if ok and tiering.wait(5) else 1)\n"
         "_, status = os.waitpid(pid, 0)\n"
-        "assert tiering.wait(60)\n"
-        "print('ok', status)\n")
-    env = dict(os.environ, TENSORKILN_CACHE_DIR=str(cache_dir / "f"))
-    r = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 0 and r.stdout.split() == ["ok", "0"], (r.stdout, r.stderr)
+        "assert tiering.wait(60) and status == 0, status\n"
+        "print('ok')\n")
+    _child_ok(code, cache_dir / "f")
