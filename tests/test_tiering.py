@@ -241,3 +241,32 @@ def test_a_forked_child_does_not_wait_for_the_parents_queue(cache_dir):
         "assert tiering.wait(60) and status == 0, status\n"
         "print('ok')\n")
     _child_ok(code, cache_dir / "f")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+def test_a_fork_during_a_tier1_compile_waits_for_it(cache_dir):
+    """The worker holds llvmlite's lock on and off while compiling: a child forked mid-job would
+    hang on its first compile, so the fork waits for the job to end."""
+    code = (
+        "import os, time, numpy as np, tensorkiln as tk\n"
+        "from tensorkiln.backends.llvm import tiering\n"
+        "big = tk.compile(" + repr(SRC) + ")\n"
+        "t = time.monotonic()\n"
+        "while tiering._running[0] is None and not big['chain'].tier and time.monotonic() - t < 30:\n"
+        "    time.sleep(0.0005)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os.environ['TENSORKILN_TIERED'] = '0'\n"
+        "    m = tk.compile('def g(x: f32[N]) -> f32[N] {\\n    return x * 3.0\\n}\\n')\n"
+        "    os._exit(0 if (m.g(np.ones(4, np.float32)) == 3).all() else 1)\n"
+        "deadline = time.monotonic() + 60\n"
+        "while True:\n"
+        "    done, status = os.waitpid(pid, os.WNOHANG)\n"
+        "    if done or time.monotonic() > deadline:\n"
+        "        break\n"
+        "    time.sleep(0.01)\n"
+        "if not done:\n"
+        "    os.kill(pid, 9)\n"
+        "assert done and status == 0, ('child hung' if not done else status)\n"
+        "print('ok')\n")
+    _child_ok(code, cache_dir / "g")

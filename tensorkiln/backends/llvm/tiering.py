@@ -22,8 +22,9 @@ process anyway, so more would not compile faster), and never while a compile som
 running (:class:`foreground`); it is not a daemon, so the interpreter lets it finish at exit
 rather than tear LLVM down under it (which is also what puts a short-lived process's optimized
 code in the disk cache), and it exits when the queue is empty. A job whose functions have all
-been garbage-collected is dropped unstarted. A forked child starts with an empty queue; its
-functions keep the code they have.
+been garbage-collected is dropped unstarted. A fork waits for the running job to end (a child
+must not inherit LLVM's locks mid-compile) and the child starts with an empty queue; its functions
+keep the code they have.
 """
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ _foreground = 0  # compiles in progress on other threads: the worker waits for t
 _last_foreground = 0.0  # time.monotonic() when the last of them ended
 QUIET_S = 0.03
 _waiters = 0  # threads in wait_for
+_forking = False  # a fork is waiting for the running job to end
 
 
 def _work() -> None:
@@ -94,15 +96,17 @@ def _work() -> None:
             # waits until none has ended for QUIET_S, unless someone is waiting for a job.
             while True:
                 quiet = _last_foreground + QUIET_S - time.monotonic()
-                if not _foreground and (quiet <= 0 or _waiters):
+                if not _foreground and not _forking and (quiet <= 0 or _waiters):
                     break
-                _lock.wait(None if _foreground else quiet)
+                _lock.wait(None if _foreground or _forking else quiet)
             if not _queue:
                 _worker = None
                 return
             job = _running[0] = _queue.popleft()
         job.run()
-        _running[0] = None
+        with _lock:
+            _running[0] = None
+            _lock.notify_all()
 
 
 _local = threading.local()
@@ -198,11 +202,30 @@ def any_alive(objs: list[Any]) -> Callable[[], bool]:
     return lambda: any(r() is not None for r in refs)
 
 
+def _before_fork() -> None:
+    # A job holds llvmlite's lock (and LLVM's own state) on and off while it runs: a child forked
+    # mid-job would inherit them held by a thread it does not have, and its first compile would
+    # hang. So a fork waits for the running job to end and keeps the next from starting.
+    global _forking
+    _lock.acquire()
+    _forking = True
+    while _running[0] is not None and not in_worker():
+        _lock.wait()
+
+
+def _after_fork_in_parent() -> None:
+    global _forking
+    _forking = False
+    _lock.notify_all()
+    _lock.release()
+
+
 def _reset_after_fork() -> None:
     # The worker thread is not in the child: its jobs never run there. They are marked done (not
     # installed), so nothing in the child waits for them; its functions keep their tier-0 code.
-    global _worker, _last, _lock, _foreground, _waiters
+    global _worker, _last, _lock, _foreground, _waiters, _forking
     _waiters = 0
+    _forking = False
     for job in [*_queue, _running[0]]:
         if job is not None:
             job.done.set()
@@ -214,4 +237,4 @@ def _reset_after_fork() -> None:
     _foreground = 1 if getattr(_local, "depth", 0) > 0 else 0  # the forking thread's own compile
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_reset_after_fork)
