@@ -23,7 +23,7 @@ import llvmlite
 from ..backends.llvm import tiering
 from ..backends.llvm.codegen import abi_symbols, bounds_check_enabled, default_threads
 from ..backends.llvm.jit import JitModule, compile_object
-from ..backends.llvm.kernels import ensure_kernels, kernels_used, prefetch_runtime
+from ..backends.llvm.kernels import ensure_kernels, join_prefetch, kernels_used, prefetch_runtime
 from ..backends.llvm.target import MODEL_LSR, MODEL_UNROLL, host_features_key
 from ..compiler.passes.base import AfterPassHook
 from ..ir.core import Function, Module
@@ -265,8 +265,12 @@ def _compile_graph_module(graph: Module, source_name: str, after_pass: AfterPass
         jit = JitModule(object_code=obj)
     else:
         prefetch_runtime(cache)  # compiled by LLVM while the pipeline and codegen run in Python
-        build.stages  # run the pipeline (and the after-pass hook) now, so errors surface here
-        llvm_ir = build.llvm_ir()
+        try:
+            build.stages  # run the pipeline (and the after-pass hook) now, so errors surface here
+            llvm_ir = build.llvm_ir()
+        except BaseException:
+            join_prefetch()  # no LLVM work of a failed compile goes on behind the caller's back
+            raise
         tiered = tiering.wanted(llvm_ir)
         if tiered:
             jit = build.tier0_from(llvm_ir, cache)

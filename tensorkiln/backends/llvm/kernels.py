@@ -153,6 +153,12 @@ def prefetch_runtime(cache=None) -> None:
     _prefetch.start()
 
 
+def join_prefetch() -> None:
+    """Wait for the runtime library's prefetch thread, if one was started."""
+    if _prefetch is not None:
+        _prefetch.join()
+
+
 def ensure_kernels(dtypes, cache=None, optimized: bool = False) -> None:  # dtypes: kinds as kernels_used names them
     """Make the runtime library (thread pool, scratch allocator) and the GEMM kernels of these
     dtypes resolvable by the JIT (the kernels call the runtime, so it comes first; every compiled
