@@ -21,7 +21,7 @@ from ...ir.types import DType, Dim, IndexType, MemRefType, ScalarType, SymDim, T
 from .gemm import config_for, declare_gemm, gemm_function
 from .gemm_skinny import declare_skinny, skinny_function
 from .codegen_parallel import ParallelLoops
-from .intops import emit_int_binary
+from .intops import emit_int_binary, is_const, wrap64
 from .scratch import declare_scratch
 from .vecmath import emit_math
 
@@ -112,17 +112,17 @@ class FunctionCodegen(ParallelLoops):
         # of an entry function's size checks, which were ~20% of its instructions.
         if isinstance(x, ir.Constant) and isinstance(y, ir.Constant):
             r = x.constant * y.constant if op == "smul" else x.constant + y.constant
-            wrapped = _wrap64(r)
+            wrapped = wrap64(r)
             return ir.Constant(I64, wrapped), overflow if wrapped == r else ir.Constant(I1, 1)
-        if op == "smul" and _is_const(x, 1):
+        if op == "smul" and is_const(x, 1):
             return y, overflow
         r = getattr(self.b, op + "_with_overflow")(x, y)
         return self.b.extract_value(r, 0), self._or(overflow, self.b.extract_value(r, 1))
 
     def _or(self, a: ir.Value, b: ir.Value) -> ir.Value:
-        if _is_const(a, 0):
+        if is_const(a, 0):
             return b
-        if _is_const(b, 0):
+        if is_const(b, 0):
             return a
         return self.b.or_(a, b)
 
@@ -156,7 +156,7 @@ class FunctionCodegen(ParallelLoops):
                 nonzero = b.select(b.icmp_signed("==", v, ir.Constant(I64, 0)), ir.Constant(I64, 1), v)
             bound, bad = self._checked("smul", bound, nonzero, bad)
             # no larger than ``bound`` unless ``bad``
-            size = ir.Constant(I64, _wrap64(size.constant * v.constant)) \
+            size = ir.Constant(I64, wrap64(size.constant * v.constant)) \
                 if isinstance(size, ir.Constant) and isinstance(v, ir.Constant) else b.mul(size, v)
         return size, bad
 
@@ -435,15 +435,6 @@ class FunctionCodegen(ParallelLoops):
         if f is None:
             f = ir.Function(self.module, ir.FunctionType(ret, params), name=name)
         return f
-
-
-def _wrap64(n: int) -> int:
-    """n as int64 arithmetic leaves it (two's complement wrap-around)."""
-    return (n + (1 << 63)) % (1 << 64) - (1 << 63)
-
-
-def _is_const(v: ir.Value, value: int) -> bool:
-    return isinstance(v, ir.Constant) and v.constant == value
 
 
 def _intrinsic(b: ir.IRBuilder, name: str, args: list[ir.Value]) -> ir.Value:

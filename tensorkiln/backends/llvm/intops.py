@@ -4,13 +4,23 @@ Division by zero and ``INT_MIN / -1`` are undefined in LLVM and trap on x86, so 
 division is guarded: ``x / 0`` and ``x % 0`` give 0 (numpy's result, minus its warning). Floor
 division and modulo follow Python's signs. Integer ``pow`` uses exponentiation by squaring in a
 small helper function (negative exponents give 0, like C integer arithmetic would after truncation,
-except 1 and -1 bases).
+except 1 and -1 bases). Also the int64 helpers codegen folds constant size arithmetic with.
 """
 from __future__ import annotations
 
 import llvmlite.ir as ir
 
 from ...ir.diagnostics import CompileError
+
+
+def wrap64(n: int) -> int:
+    """n as int64 arithmetic leaves it (two's complement wrap-around)."""
+    return (n + (1 << 63)) % (1 << 64) - (1 << 63)
+
+
+def is_const(v: ir.Value, value: int) -> bool:
+    """Whether v is the LLVM constant ``value``."""
+    return isinstance(v, ir.Constant) and v.constant == value
 
 
 def _safe_divisor(b: ir.IRBuilder, x: ir.Value, y: ir.Value):
