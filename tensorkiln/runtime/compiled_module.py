@@ -212,6 +212,12 @@ def _signature(gf: Function) -> tuple[list[ArgSpec], list[ArgSpec], list[str]]:
     return inputs, outputs, abi_symbols(buffers)
 
 
+def _store(cache: DiskCache | None, key: str, jit: JitModule) -> None:
+    """Optimized object code into the disk cache (tier-0 code never goes there)."""
+    if cache is not None and jit.object_code:
+        cache.put(key, jit.object_code)
+
+
 def _optimize_later(build: _Build, llvm_ir: str, key: str, cache: DiskCache | None, fns: list[NativeFunction]) -> None:
     """Queue the tier-1 compile of a module now running tier-0 code (``tiering``): it becomes the
     build's JIT module (for the ``llvm-opt`` and ``asm`` stages), goes to the disk cache, and
@@ -221,8 +227,7 @@ def _optimize_later(build: _Build, llvm_ir: str, key: str, cache: DiskCache | No
     refs = [weakref.ref(f) for f in fns]
 
     def install(jit: JitModule) -> None:
-        if cache is not None and jit.object_code:
-            cache.put(key, jit.object_code)
+        _store(cache, key, jit)
         for r in refs:
             fn = r()
             if fn is not None:
@@ -276,8 +281,7 @@ def _compile_graph_module(graph: Module, source_name: str, after_pass: AfterPass
             jit = build.tier0_from(llvm_ir, cache)
         else:
             jit = build.jit_from(llvm_ir, cache)
-            if cache is not None and jit.object_code:
-                cache.put(key, jit.object_code)
+            _store(cache, key, jit)
     entries: dict[str, CompiledEntry] = {}
     for gf in graph:
         inputs, outputs, symbols = _signature(gf)

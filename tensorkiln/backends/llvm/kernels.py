@@ -81,15 +81,18 @@ def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
     obj = cache.get(key) if cache is not None else None
     level, unroll, codegen = OPT["skinny" if kind.startswith("skinny-") else "runtime" if kind == "runtime" else "blocked"]
 
-    def install(lib: JitModule) -> None:
-        if cache is not None and obj is None and lib.object_code:
-            cache.put(key, lib.object_code)
+    def register(lib: JitModule) -> None:
         for name in symbols:
             llvm.add_symbol(name, lib.address(name))
         _libraries[kind] = lib
 
+    def install(lib: JitModule) -> None:  # a freshly compiled optimized library
+        if cache is not None and lib.object_code:
+            cache.put(key, lib.object_code)
+        register(lib)
+
     if obj is not None:
-        install(JitModule(object_code=obj))
+        register(JitModule(object_code=obj))
     elif kind != "runtime" and tiering.mode() != "0":
         # Tiered (see tiering.py): quickly compiled kernels now, never cached; the optimized ones
         # replace them in LLVM's symbol table when ready, so modules compiled after that (the
@@ -97,21 +100,16 @@ def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
         # to the tier-0 kernels keeps calling them: they stay loaded for the process's life.
         text = build_ir()
         tier0 = JitModule(text, opt_level=0, unroll=False, codegen_level=0)
-        for name in symbols:
-            llvm.add_symbol(name, tier0.address(name))
-        _libraries[kind] = tier0
+        register(tier0)
         _tier0.append(tier0)
         _pending[kind] = tiering.submit(lambda: JitModule(text, opt_level=level, unroll=unroll, codegen_level=codegen),
                                         install)
-        return
     else:
         install(JitModule(build_ir(), opt_level=level, unroll=unroll, codegen_level=codegen))
-    lib = _libraries[kind]
     if kind == "runtime":
         # Pool workers run this library's code (spinning, then asleep in it) for as long as the
         # process lives: it must never be freed, not even during interpreter shutdown.
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(lib))
-    _libraries[kind] = lib
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(_libraries[kind]))
 
 
 def runtime_ir(triple: str, data_layout: str, parts: tuple[str, ...] = ("pool", "scratch")) -> str:
