@@ -24,6 +24,8 @@ SHAPES = {  # name: (M, K, N, A transposed, B transposed)
     "mlp": (100, 784, 256, False, False),             # MLP hidden layer
     "mlp-dw": (784, 100, 256, True, False),           # its weight gradient
     "conv2": (196, 800, 64, False, False),            # conv2 as im2col @ W, one image
+    "conv2-dx": (196, 64, 800, False, True),          # its column gradient: g @ W^T
+    "conv2-dw": (800, 196, 64, True, False),          # its filter gradient: cols^T @ g
 }
 
 

@@ -50,3 +50,30 @@ def test_source_fingerprint_follows_contents_and_names_not_bytecode(tmp_path):
     assert source_fingerprint(str(tmp_path), ("compiler",)) not in (fp, changed)
     (tmp_path / "compiler" / "g.lark").write_text("start: 'b'\n")
     assert len({fp, changed, source_fingerprint(str(tmp_path), ("compiler",))}) == 3
+
+
+def test_memoized_fingerprint_reuses_the_hash_only_while_the_sources_are_untouched(tmp_path):
+    from tensorkiln.runtime.compiled_module import memoized_fingerprint, source_fingerprint
+
+    src = tmp_path / "src"
+    (src / "compiler").mkdir(parents=True)
+    a = src / "compiler" / "a.py"
+    a.write_text("x = 1\n")
+    memo = tmp_path / "cache" / "fingerprint.memo"
+    fp = memoized_fingerprint(str(src), ("compiler",), memo)
+    assert fp == source_fingerprint(str(src), ("compiler",)) and memo.read_text().split()[1] == fp
+    # a memo whose stamp matches is believed (here: a planted hash, to see that it was read) ...
+    stamp = memo.read_text().split()[0]
+    memo.write_text(f"{stamp} {'0' * 64}\n")
+    assert memoized_fingerprint(str(src), ("compiler",), memo) == "0" * 64
+    # ... and any write to a source, even one restoring the same size and mtime, changes the stamp
+    st = a.stat()
+    a.write_text("x = 2\n")
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
+    fresh = memoized_fingerprint(str(src), ("compiler",), memo)
+    assert fresh == source_fingerprint(str(src), ("compiler",)) != fp
+    (src / "compiler" / "b.py").write_text("")  # a new file
+    assert memoized_fingerprint(str(src), ("compiler",), memo) not in (fp, fresh)
+    memo.write_text("garbage")  # a damaged memo is recomputed and rewritten
+    assert memoized_fingerprint(str(src), ("compiler",), memo) == source_fingerprint(str(src), ("compiler",))
+    assert memoized_fingerprint(str(src), ("compiler",), None) == source_fingerprint(str(src), ("compiler",))

@@ -8,6 +8,7 @@ cache), and their addresses are registered with LLVM's symbol table, so JIT modu
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 
 import llvmlite
@@ -17,7 +18,7 @@ import llvmlite.ir as ir
 from .gemm import config_for, gemm_function, gemm_name
 from .gemm_skinny import skinny_function, skinny_name
 from . import tiering
-from .jit import JitModule
+from .jit import ENGINES, JitModule
 from .scratch import ALLOC as SCRATCH_ALLOC, FREE as SCRATCH_FREE, scratch_ir
 from .threadpool import SYMBOL as POOL_SYMBOL, threadpool_ir
 from .target import LIGHT, host_features, host_features_key, host_target_machine
@@ -92,7 +93,7 @@ def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
         register(lib)
 
     if obj is not None:
-        register(JitModule(object_code=obj))
+        register(JitModule(object_code=obj, exports=symbols))
     elif kind != "runtime" and tiering.mode() != "0":
         # Tiered (see tiering.py): quickly compiled kernels now, never cached; the optimized ones
         # replace them in LLVM's symbol table when ready, so modules compiled after that (the
@@ -131,7 +132,8 @@ _prefetch: threading.Thread | None = None
 
 
 def prefetch_runtime(cache=None) -> None:
-    """Start compiling (or loading) the runtime library on a thread of its own, to overlap the
+    """Start compiling (or loading) the runtime library, and making the JIT engine model code is
+    loaded into, on a thread of its own, to overlap the
     Python work of the first compile (front end, passes, codegen), which comes before it is
     needed: its compile is LLVM work, and LLVM releases the GIL (a cold softmax initializer run:
     median 36.3 -> 32.5 ms). ``ensure_kernels`` waits for it on the library lock; an error is
@@ -144,6 +146,7 @@ def prefetch_runtime(cache=None) -> None:
     def run() -> None:
         try:
             ensure_kernels([], cache)
+            ENGINES.prepare()  # where cached and tier-0 model code is loaded (jit.py)
         except BaseException:  # ensure_kernels in the compile itself tries again and raises
             pass
 
@@ -155,6 +158,11 @@ def join_prefetch() -> None:
     """Wait for the runtime library's prefetch thread, if one was started."""
     if _prefetch is not None:
         _prefetch.join()
+
+
+# A child forked while the prefetch thread is inside LLVM would inherit llvmlite's lock held by a
+# thread it does not have (tiering.py: the same for its worker).
+os.register_at_fork(before=join_prefetch)
 
 
 def ensure_kernels(dtypes, cache=None, optimized: bool = False) -> None:  # dtypes: kinds as kernels_used names them
