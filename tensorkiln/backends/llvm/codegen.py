@@ -18,10 +18,11 @@ import llvmlite.ir as ir
 from ...ir.core import Block, Function, Module, Operation, Value
 from ...ir.diagnostics import CompileError
 from ...ir.types import DType, Dim, IndexType, MemRefType, ScalarType, SymDim, Type
+from .conv_kernel import conv_image_function, tile_for
 from .gemm import config_for, declare_gemm, gemm_function
 from .gemm_skinny import declare_skinny, skinny_function
 from .codegen_parallel import ParallelLoops
-from .intops import emit_int_binary, is_const, wrap64
+from .intops import emit_int_binary, emit_int_unary, is_const, wrap64
 from .scratch import declare_scratch
 from .vecmath import emit_math
 
@@ -348,6 +349,17 @@ class FunctionCodegen(ParallelLoops):
         self.b.call(gemm, [m, n, k, self.values[id(a)], rsa, csa, self.values[id(b_)], rsb, csb,
                            self.values[id(c)], n, ir.Constant(I1, int(op.attributes["accumulate"])), threads])
 
+    def op_conv_image(self, op: Operation) -> None:
+        xp, w, out = op.operands
+        h, wp, c = (self.dim(d) for d in xp.type.shape)
+        kh, kwc, cout = (self.dim(d) for d in w.type.shape)
+        oh, ow = (self.dim(d) for d in out.type.shape[:2])
+        mr, nv = tile_for(self.features, xp.type.dtype.bits, int(out.type.shape[1]), int(out.type.shape[2]))
+        fn = conv_image_function(self.module, llvm_type(xp.type.dtype), self.features, mr, nv)
+        sy, sx = (ir.Constant(I64, s) for s in op.attributes["strides"])
+        self.b.call(fn, [self.values[id(v)] for v in (xp, w, out)] +
+                    [h, wp, c, oh, ow, kh, kwc, cout, ir.Constant(I64, op.attributes["pad"]), sy, sx])
+
     def op_buffer_constant(self, op: Operation) -> None:
         value = op.attributes["value"]
         data = value.astype(value.dtype.newbyteorder("<")).tobytes() if value.dtype != bool else value.astype("u1").tobytes()
@@ -502,26 +514,6 @@ def emit_float_op(b: ir.IRBuilder, name: str, args: list[ir.Value], op: Operatio
         if name in ("exp", "log", "tanh", "sigmoid", "expm1", "log1p", "sin", "cos", "erf"):
             return emit_math(b, name, [x])
     raise CompileError(f"no float lowering for 'loops.{name}'", op.loc if op is not None else None)
-
-
-def emit_int_unary(b: ir.IRBuilder, name: str, x: ir.Value, op: Operation | None = None) -> ir.Value:
-    t = x.type
-    zero = ir.Constant(t, 0)
-    if name == "neg":
-        return b.sub(zero, x)
-    if name == "abs":
-        return b.select(b.icmp_signed("<", x, zero), b.sub(zero, x), x)
-    if name == "square":
-        return b.mul(x, x)
-    if name == "relu":
-        return b.select(b.icmp_signed("<", x, zero), zero, x)
-    if name == "sign":
-        pos = b.zext(b.icmp_signed(">", x, zero), t)
-        neg = b.zext(b.icmp_signed("<", x, zero), t)
-        return b.sub(pos, neg)
-    if name == "logical_not":
-        return b.xor(x, ir.Constant(t, 1))
-    raise CompileError(f"no integer lowering for 'loops.{name}'", op.loc if op is not None else None)
 
 
 def emit_cast(b: ir.IRBuilder, v: ir.Value, src: Type, dst: Type) -> ir.Value:

@@ -1,4 +1,4 @@
-"""Integer and boolean binary ops in LLVM IR, with numpy's results where LLVM would trap.
+"""Integer and boolean ops in LLVM IR, with numpy's results where LLVM would trap.
 
 Division by zero and ``INT_MIN / -1`` are undefined in LLVM and trap on x86, so every integer
 division is guarded: ``x / 0`` and ``x % 0`` give 0 (numpy's result, minus its warning). Floor
@@ -107,3 +107,23 @@ def _ipow(module: ir.Module, t: ir.IntType) -> ir.Function:
     b.position_at_end(done)
     b.ret(acc2)
     return f
+
+
+def emit_int_unary(b: ir.IRBuilder, name: str, x: ir.Value, op=None) -> ir.Value:
+    t = x.type
+    zero = ir.Constant(t, 0)
+    if name == "neg":
+        return b.sub(zero, x)
+    if name == "abs":
+        return b.select(b.icmp_signed("<", x, zero), b.sub(zero, x), x)
+    if name == "square":
+        return b.mul(x, x)
+    if name == "relu":
+        return b.select(b.icmp_signed("<", x, zero), zero, x)
+    if name == "sign":
+        pos = b.zext(b.icmp_signed(">", x, zero), t)
+        neg = b.zext(b.icmp_signed("<", x, zero), t)
+        return b.sub(pos, neg)
+    if name == "logical_not":
+        return b.xor(x, ir.Constant(t, 1))
+    raise CompileError(f"no integer lowering for 'loops.{name}'", op.loc if op is not None else None)

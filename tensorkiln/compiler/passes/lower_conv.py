@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from ...ir.core import Operation, Value
 from ...ir.dialects.graph_nn import window_params
 from ...ir.types import INDEX, Dim, DType, MemRefType, ScalarType
+from . import lower_conv_implicit as implicit
 from .lower_conv_direct import DirectConv, use_direct
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -170,6 +171,8 @@ class ConvLowering:
             return DirectConv(self).conv2d(op, out)
         x, f = (self.fl.buffer_of(v) for v in op.operands[:2])
         k, cin, cout, geoms, rows, kk = self._parts(op, x.type.shape, f.type.shape)
+        if implicit.usable(geoms, cout, x.type.dtype):
+            return implicit.ImplicitConv(self).conv2d(op, out)
         col, chunk = self._cols(rows, kk, x.type.dtype)
         wmat = self.view(f, (kk, cout))
 
@@ -189,6 +192,8 @@ class ConvLowering:
 
     def conv2d_backprop_input(self, op: Operation, out: Value) -> None:
         g, f = (self.fl.buffer_of(v) for v in op.operands)
+        if implicit.backprop_input_usable(op, f.type.shape, out.type.shape, out.type.dtype):
+            return implicit.ImplicitConv(self).conv2d_backprop_input(op, out)
         k, cin, cout, geoms, rows, kk = self._parts(op, out.type.shape, f.type.shape)
         dcol, chunk = self._cols(rows, kk, g.type.dtype)
         wmat = self.view(f, (kk, cout))

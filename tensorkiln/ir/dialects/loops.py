@@ -233,6 +233,30 @@ class SubviewOp(OpDef):
 
 
 @register
+class ConvImageOp(OpDef):
+    """One image of a unit-dilation 2-D convolution by the generated direct kernel
+    (``backends/llvm/conv_kernel.py``): ``loops.conv_image %xp, %w, %out {pad, strides}`` with the
+    image padded across ``xp: memref<H x Wp x C>``, the filter ``w: memref<KH x KW*C x COUT>`` and
+    ``out: memref<OH x OW x COUT>``; ``pad`` is the padding above (rows outside the image count as
+    zeros), ``strides`` (sy, sx). Input pixel ox*sx of a row starts filter tap 0 of output ox."""
+
+    name = "loops.conv_image"
+    num_operands = 3
+    attrs = {"pad": Attr("int"), "strides": Attr("ints")}
+    traits = frozenset({"writes"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        xp, w, out = types
+        for t in types:
+            if not isinstance(t, MemRefType) or t.rank != 3:
+                raise CompileError(f"'{cls.name}' expects 3-D memrefs, got {t}", loc)
+        if w.shape[2] != out.shape[2] or not (xp.dtype == w.dtype == out.dtype) or len(attrs["strides"]) != 2:
+            raise CompileError(f"'{cls.name}': {xp} * {w} does not fit {out}", loc)
+        return []
+
+
+@register
 class MatmulOp(OpDef):
     """``C (+)= op(A) @ op(B)`` on 2-D buffers, by the generated GEMM kernel."""
 
