@@ -1,5 +1,6 @@
-"""The direct (implicit im2col) convolution kernel, ``loops.conv_image``: forward convolutions with
-unit dilation and output channels in whole vectors, and stride-1 input gradients, against a float64
+"""The direct (implicit im2col) convolution kernels, ``loops.conv_image`` and
+``loops.conv_filter_grad``: forward convolutions and filter gradients with unit dilation and output
+channels in whole vectors, and stride-1 input gradients, against a float64
 numpy reference (relative error 1e-5 of the largest magnitude: f32 sums of up to 800 products).
 Shapes cover several tiles per output row and an edge tile, strides 2 and 3, 'VALID' and 'SAME'
 (even filters: asymmetric padding), filters taller than the image, the fused bias + ReLU, f64."""
@@ -26,7 +27,7 @@ def _pads(size: int, k: int, s: int, padding: str) -> tuple[int, int, int]:
 
 
 def reference(x: np.ndarray, f: np.ndarray, gy: np.ndarray | None, s: int, padding: str):
-    """Forward convolution and (with gy) its input gradient, in float64."""
+    """Forward convolution and (with gy) its input and filter gradients, in float64."""
     n, h, w, c = x.shape
     kh, kw, _, co = f.shape
     oh, pt, pb = _pads(h, kh, s, padding)
@@ -35,13 +36,15 @@ def reference(x: np.ndarray, f: np.ndarray, gy: np.ndarray | None, s: int, paddi
     xp[:, pt:pt + h, pl:pl + w] = x
     out = np.zeros((n, oh, ow, co))
     dxp = np.zeros_like(xp)
+    dw = np.zeros(f.shape)
     for ky in range(kh):
         for kx in range(kw):
             win = (slice(None), slice(ky, ky + (oh - 1) * s + 1, s), slice(kx, kx + (ow - 1) * s + 1, s))
             out += np.einsum("nhwc,co->nhwo", xp[win], f[ky, kx].astype(np.float64))
             if gy is not None:
                 dxp[win] += np.einsum("nhwo,co->nhwc", gy.astype(np.float64), f[ky, kx].astype(np.float64))
-    return out, dxp[:, pt:pt + h, pl:pl + w]
+                dw[ky, kx] = np.einsum("nhwc,nhwo->co", xp[win], gy.astype(np.float64))
+    return out, dxp[:, pt:pt + h, pl:pl + w], dw
 
 
 def run_conv(shape, filt, s, padding, dtype=np.float32, bias_relu=False, seed=0):
@@ -57,17 +60,17 @@ def run_conv(shape, filt, s, padding, dtype=np.float32, bias_relu=False, seed=0)
         if bias_relu:
             y = tk.nn.relu(tk.nn.bias_add(y, tk.constant(bias)))
         gyt = tk.placeholder(tdt, y.shape)
-        (dx,) = tk.gradients(y, [xt], grad_ys=gyt)
+        dx, df = tk.gradients(y, [xt, ft], grad_ys=gyt)
         sess = tk.Session()
-    ref, _ = reference(x, f, None, s, padding)
+    ref = reference(x, f, None, s, padding)[0]
     gy = rng.standard_normal(ref.shape).astype(dtype)
     if bias_relu:
         ref = np.maximum(ref + bias, 0)
-        _, rdx = reference(x, f, np.where(ref > 0, gy, 0), s, padding)
+        _, rdx, rdw = reference(x, f, np.where(ref > 0, gy, 0), s, padding)
     else:
-        _, rdx = reference(x, f, gy, s, padding)
-    got, gdx = sess.run([y, dx], {xt: x, ft: f, gyt: gy})
-    return got, ref, gdx, rdx
+        _, rdx, rdw = reference(x, f, gy, s, padding)
+    got, gdx, gdw = sess.run([y, dx, df], {xt: x, ft: f, gyt: gy})
+    return got, ref, gdx, rdx, gdw, rdw
 
 
 def _close(got, ref, tol):
@@ -90,18 +93,21 @@ CASES = [
 
 @pytest.mark.parametrize("shape,filt,s,padding", CASES, ids=[f"{c[0]}x{c[1]}s{c[2]}{c[3]}" for c in CASES])
 def test_forward_and_input_gradient_match_numpy(shape, filt, s, padding):
-    got, ref, gdx, rdx = run_conv(shape, filt, s, padding)
+    got, ref, gdx, rdx, gdw, rdw = run_conv(shape, filt, s, padding)
     _close(got, ref, 1e-5)
     _close(gdx, rdx, 1e-5)
+    _close(gdw, rdw, 1e-5)
 
 
 def test_fused_bias_relu_and_f64():
-    got, ref, gdx, rdx = run_conv((2, 8, 9, 16), (3, 3, 16, 32), 1, "SAME", bias_relu=True)
+    got, ref, gdx, rdx, gdw, rdw = run_conv((2, 8, 9, 16), (3, 3, 16, 32), 1, "SAME", bias_relu=True)
     _close(got, ref, 1e-5)
     _close(gdx, rdx, 1e-5)
-    got, ref, gdx, rdx = run_conv((2, 7, 15, 16), (3, 3, 16, 16), 1, "SAME", dtype=np.float64)
+    _close(gdw, rdw, 1e-5)
+    got, ref, gdx, rdx, gdw, rdw = run_conv((2, 7, 15, 16), (3, 3, 16, 16), 1, "SAME", dtype=np.float64)
     _close(got, ref, 1e-12)
     _close(gdx, rdx, 1e-12)
+    _close(gdw, rdw, 1e-12)
 
 
 @settings(max_examples=12, deadline=None)
@@ -110,21 +116,22 @@ def test_fused_bias_relu_and_f64():
 def test_random_geometries_match_numpy(h, w, k, s, cout, padding):
     if padding == "VALID" and (k > h or k > w):
         return  # no output
-    got, ref, gdx, rdx = run_conv((2, h, w, 16), (k, k, 16, cout), s, padding, seed=h * 100 + w)
+    got, ref, gdx, rdx, gdw, rdw = run_conv((2, h, w, 16), (k, k, 16, cout), s, padding, seed=h * 100 + w)
     _close(got, ref, 1e-5)
     _close(gdx, rdx, 1e-5)
+    _close(gdw, rdw, 1e-5)
 
 
 def test_the_kernel_takes_the_convnets_convolutions():
-    """conv2's forward and input gradient lower to loops.conv_image; the op's text round-trips."""
+    """conv2's forward, input and filter gradients take the kernels; the ops' text round-trips."""
     g = tk.Graph()
     with g.as_default():
         x = tk.placeholder(tk.float32, [4, 14, 14, 32])
         f = tk.Variable(tk.zeros([5, 5, 32, 64]))
         y = tk.nn.conv2d(x, f, strides=[1, 1, 1, 1], padding="SAME")
-        (dx,) = tk.gradients(tk.reduce_sum(y), [x])
-        text = tk.get_ir([y, dx], [x], stage="loops")
-    assert text.count("loops.conv_image") == 2
+        dx, df = tk.gradients(tk.reduce_sum(y), [x, f])
+        text = tk.get_ir([y, dx, df], [x], stage="loops")
+    assert text.count("loops.conv_image") == 2 and text.count("loops.conv_filter_grad") == 1
     m = parse_module(text)
     verify_module(m)
     assert print_module(m) == text

@@ -18,7 +18,7 @@ import llvmlite.ir as ir
 from ...ir.core import Block, Function, Module, Operation, Value
 from ...ir.diagnostics import CompileError
 from ...ir.types import DType, Dim, IndexType, MemRefType, ScalarType, SymDim, Type
-from .conv_kernel import conv_image_function, tile_for
+from .conv_kernel import conv_image_function, filter_grad_function, tile_for
 from .gemm import config_for, declare_gemm, gemm_function
 from .gemm_skinny import declare_skinny, skinny_function
 from .codegen_parallel import ParallelLoops
@@ -350,14 +350,24 @@ class FunctionCodegen(ParallelLoops):
                            self.values[id(c)], n, ir.Constant(I1, int(op.attributes["accumulate"])), threads])
 
     def op_conv_image(self, op: Operation) -> None:
-        xp, w, out = op.operands
+        self._conv_kernel(op, conv_image_function)
+
+    def op_conv_filter_grad(self, op: Operation) -> None:
+        self._conv_kernel(op, filter_grad_function)
+
+    def _conv_kernel(self, op: Operation, make) -> None:
+        """A call of a direct convolution kernel (conv_kernel.py) on three 3-D buffers: the padded
+        image, then the filter and output (conv_image) or gradient and filter gradient. The tile
+        covers the result's second axis: output pixels of a row, or filter taps."""
+        xp, other, res = op.operands
+        fwd = op.name == "loops.conv_image"
         h, wp, c = (self.dim(d) for d in xp.type.shape)
-        kh, kwc, cout = (self.dim(d) for d in w.type.shape)
-        oh, ow = (self.dim(d) for d in out.type.shape[:2])
-        mr, nv = tile_for(self.features, xp.type.dtype.bits, int(out.type.shape[1]), int(out.type.shape[2]))
-        fn = conv_image_function(self.module, llvm_type(xp.type.dtype), self.features, mr, nv)
+        oh, ow = (self.dim(d) for d in (res if fwd else other).type.shape[:2])
+        kh, kwc, cout = (self.dim(d) for d in (other if fwd else res).type.shape)
+        mr, nv = tile_for(self.features, xp.type.dtype.bits, int(res.type.shape[1]), int(res.type.shape[2]))
+        fn = make(self.module, llvm_type(xp.type.dtype), self.features, mr, nv)
         sy, sx = (ir.Constant(I64, s) for s in op.attributes["strides"])
-        self.b.call(fn, [self.values[id(v)] for v in (xp, w, out)] +
+        self.b.call(fn, [self.values[id(v)] for v in (xp, other, res)] +
                     [h, wp, c, oh, ow, kh, kwc, cout, ir.Constant(I64, op.attributes["pad"]), sy, sx])
 
     def op_buffer_constant(self, op: Operation) -> None:

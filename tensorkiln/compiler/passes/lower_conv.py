@@ -217,6 +217,8 @@ class ConvLowering:
             return DirectConv(self).conv2d_backprop_filter(op, out)
         x, g = (self.fl.buffer_of(v) for v in op.operands)
         k, cin, cout, geoms, rows, kk = self._parts(op, x.type.shape, out.type.shape)
+        if implicit.usable(geoms, cout, x.type.dtype):
+            return implicit.ImplicitConv(self).conv2d_backprop_filter(op, out)
         dt = x.type.dtype
         col, chunk = self._cols(rows, kk, dt)
         part = self.fl.new_buffer_of_type(MemRefType((SLOTS, kk, cout), dt))

@@ -52,15 +52,13 @@ class ImplicitConv:
 
         self.nn.loops([h_n, wp, ch], body, parallel=False)
 
-    def run(self, op: Operation, src: Value, w3: Value, out: Value, strides: list[int], pad_top: int, pad_left: int,
-            width: int, epilogue: bool) -> None:
-        """out[n] = conv_image(src[n] padded across by pad_left to ``width`` columns, w3) for every
-        image, in the batch slots; then the fused bias/activation while the image is in cache."""
+    def per_image(self, src: Value, width: int, pad_left: int, extents, body) -> None:
+        """body(slot, n, padded image) for every image n of ``src``, in the batch slots, after
+        copying the image into the slot's buffer padded across by pad_left to ``width`` columns."""
         from .lower_conv import SLOTS
 
-        conv, b, c = self.conv, self.b, self.c
+        conv, b = self.conv, self.b
         n_dim, h, _, ch = src.type.shape
-        oh, ow, cout = (out.type.shape[1], out.type.shape[2], out.type.shape[3])
         xp = conv.fl.new_buffer_of_type(MemRefType((SLOTS, h, width, ch), src.type.dtype))
 
         def image(s, n0, count):
@@ -68,6 +66,19 @@ class ImplicitConv:
             n = b.op("loops.add", n0, lt.iv)
             pad = conv.subview(xp, s)
             self.pad_across(src, n, pad, pad_left)
+            body(s, n, pad)
+            lt.finish([])
+
+        conv.slots(n_dim, 1, extents, image)
+
+    def run(self, op: Operation, src: Value, w3: Value, out: Value, strides: list[int], pad_top: int, pad_left: int,
+            width: int, epilogue: bool) -> None:
+        """out[n] = conv_image(src[n] padded across by pad_left to ``width`` columns, w3) for every
+        image; then the fused bias/activation while the image is in cache."""
+        conv, b = self.conv, self.b
+        oh, ow, cout = out.type.shape[1:]
+
+        def body(s, n, pad):
             dst = conv.subview(out, n)
             b.create("loops.conv_image", [pad, w3, dst], {"pad": pad_top, "strides": strides})
             if epilogue:
@@ -75,10 +86,8 @@ class ImplicitConv:
                     y, x, co = idx
                     b.create("loops.store", [conv.epilogue(op, b.op("loops.load", dst, y, x, co), co), dst, y, x, co])
                 self.nn.loops([oh, ow, cout], fix, parallel=False)
-            lt.finish([])
 
-        kh = int(w3.type.shape[0])
-        conv.slots(n_dim, 1, (oh, ow, kh, w3.type.shape[1], cout), image)
+        self.per_image(src, width, pad_left, (oh, ow, w3.type.shape[0], w3.type.shape[1], cout), body)
 
     def conv2d(self, op: Operation, out: Value) -> None:
         x, f = (self.conv.fl.buffer_of(v) for v in op.operands[:2])
@@ -104,6 +113,25 @@ class ImplicitConv:
 
         self.nn.loops([kh, kw, cout, cin], body)
         self.run(op, g, flip, out, [1, 1], kh - 1 - pt, kw - 1 - pl, int(w) + kw - 1, False)
+
+
+    def conv2d_backprop_filter(self, op: Operation, out: Value) -> None:
+        """Each slot adds its images' gradients to its own partial filter (the kernel accumulates);
+        the partials are summed in slot order, as on the im2col path."""
+        from .lower_conv import SLOTS
+
+        x, g = (self.conv.fl.buffer_of(v) for v in op.operands)
+        kh, kw, cin, cout = (int(d) for d in out.type.shape)
+        (_, oh, sy, _, pt), (_, ow, sx, _, pl) = window_params(op.attributes, x.type.shape, (kh, kw))
+        part = self.conv.fl.new_buffer_of_type(MemRefType((SLOTS, kh, kw * cin, cout), out.type.dtype))
+        self.nn.zero(part)
+
+        def body(s, n, pad):
+            self.b.create("loops.conv_filter_grad", [pad, self.conv.subview(g, n), self.conv.subview(part, s)],
+                          {"pad": pt, "strides": [int(sy), int(sx)]})
+
+        self.per_image(x, (int(ow) - 1) * sx + kw, pl, (oh, ow, kh, kw * cin, cout), body)
+        self.conv.sum_slots(part, out)
 
 
 def backprop_input_usable(op: Operation, f_shape, x_shape, dtype) -> bool:

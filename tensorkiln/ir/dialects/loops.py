@@ -257,6 +257,29 @@ class ConvImageOp(OpDef):
 
 
 @register
+class ConvFilterGradOp(OpDef):
+    """One image's filter gradient by the generated direct kernel, added to ``dw``:
+    ``loops.conv_filter_grad %xp, %g, %dw {pad, strides}`` with ``xp: memref<H x Wp x C>`` (the image
+    padded across, as for ``loops.conv_image``), ``g: memref<OH x OW x COUT>`` and
+    ``dw: memref<KH x KW*C x COUT>``."""
+
+    name = "loops.conv_filter_grad"
+    num_operands = 3
+    attrs = {"pad": Attr("int"), "strides": Attr("ints")}
+    traits = frozenset({"writes"})
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        xp, g, dw = types
+        for t in types:
+            if not isinstance(t, MemRefType) or t.rank != 3:
+                raise CompileError(f"'{cls.name}' expects 3-D memrefs, got {t}", loc)
+        if g.shape[2] != dw.shape[2] or not (xp.dtype == g.dtype == dw.dtype) or len(attrs["strides"]) != 2:
+            raise CompileError(f"'{cls.name}': {xp} and {g} do not fit {dw}", loc)
+        return []
+
+
+@register
 class MatmulOp(OpDef):
     """``C (+)= op(A) @ op(B)`` on 2-D buffers, by the generated GEMM kernel."""
 
