@@ -145,3 +145,24 @@ def test_tiles_cover_the_row_with_the_least_waste():
     assert tile_for(avx512, 32, 12, 64) == (6, 4)    # 6 fits 12 exactly: the widest tile
     assert tile_for(avx512, 32, 14, 40) is None      # not whole vectors
     assert tile_for("+avx2,+fma", 32, 14, 64)[0] * tile_for("+avx2,+fma", 32, 14, 64)[1] <= 13
+
+
+def test_exported_library_runs_the_kernel(tmp_path):
+    """The kernels are generated into the model's own code, so an AOT library has them too: a
+    conv layer exported with tk.aot.export and loaded back agrees with the Session."""
+    from tensorkiln import aot
+
+    rng = np.random.default_rng(3)
+    g = tk.Graph()
+    with g.as_default():
+        x = tk.placeholder(tk.float32, [2, 9, 10, 16], name="x")
+        f = tk.Variable(rng.standard_normal((3, 3, 16, 32)).astype(np.float32))
+        y = tk.nn.relu(tk.nn.conv2d(x, f, strides=[1, 1, 1, 1], padding="SAME"))
+        sess = tk.Session()
+        sess.run(tk.global_variables_initializer())
+        xv = rng.standard_normal((2, 9, 10, 16)).astype(np.float32)
+        want = sess.run(y, {x: xv})
+        so, _ = aot.export(sess, [x], y, "convlayer", tmp_path)
+    got = aot.load(so)(xv)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert "loops.conv_image" in tk.get_ir(y, [x], stage="loops", graph=g)
