@@ -109,7 +109,8 @@ class NnOpsMixin:
         x = self.pick(lambda n: self.is_float(n) and len(n.shape) == 4 and all(d[1] == 0 for d in n.shape[1:]))
         if x is None or self.chance(50):
             dims = (BATCH if self.chance(70) else (self.i(1, 3), 0),) + tuple((self.i(2, 7) if self.chance(85) else self.i(8, 20), 0) for _ in range(2))
-            x = self.leaf(dims + ((self.i(1, 3), 0),), self.fdt)
+            # sometimes 16 channels: the direct kernel's input gradient needs whole vectors of them
+            x = self.leaf(dims + ((self.i(1, 3) if self.chance(80) else 16, 0),), self.fdt)
         return x
 
     def _nchw(self, x):
@@ -120,7 +121,8 @@ class NnOpsMixin:
     def op_conv(self) -> None:
         x = self.image()
         _, h, w, c = (d[0] for d in x.shape)
-        kh, kw, o = self.i(1, 3), self.i(1, 3), self.i(1, 4)
+        # 16 or 32 output channels take the direct kernels (lower_conv_implicit.py)
+        kh, kw, o = self.i(1, 3), self.i(1, 3), (self.i(1, 4) if self.chance(70) else self.choice([16, 32]))
         st_ = (self.i(1, 2), self.i(1, 2))
         dl = (self.i(1, 2), self.i(1, 2)) if st_ == (1, 1) and self.chance(30) else (1, 1)
         ekh, ekw = (kh - 1) * dl[0] + 1, (kw - 1) * dl[1] + 1
