@@ -166,3 +166,12 @@ def test_exported_library_runs_the_kernel(tmp_path):
     got = aot.load(so)(xv)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     assert "loops.conv_image" in tk.get_ir(y, [x], stage="loops", graph=g)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 0, 16), (2, 0, 5, 16), (0, 5, 5, 16)])
+def test_empty_images_and_batches(shape):
+    """Zero-width or zero-height images stay on the im2col path (the padded copy would read a row
+    of width 0); an empty batch runs no image. Results are empty or zero, like numpy's."""
+    got, ref, gdx, rdx, gdw, rdw = run_conv(shape, (3, 3, 16, 16), 1, "SAME")
+    assert got.shape == ref.shape and gdx.shape == rdx.shape
+    np.testing.assert_array_equal(gdw, np.zeros_like(rdw))

@@ -198,8 +198,8 @@ def compiler_fingerprint() -> str:
 def memoized_fingerprint(root: str, subdirs: tuple[str, ...], memo: Path | None) -> str:
     """``source_fingerprint``, remembered in the file ``memo`` under a stamp of the files' paths,
     sizes, modification and change times and inodes: a process that finds the stamp unchanged
-    skips reading and hashing the sources (the warm softmax script: 2.9 -> 0.8 ms on a slow
-    afternoon of this VM). Any write to a source changes its ctime, so the stamp, and the hash is
+    skips reading and hashing the sources (76 files: 2.9 -> 0.8 ms, measured in a slow phase
+    of this VM). Any write to a source changes its ctime, so the stamp, and the hash is
     computed again; so does adding, removing or renaming one."""
     if memo is None:
         return source_fingerprint(root, subdirs)

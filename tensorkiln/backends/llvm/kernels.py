@@ -132,13 +132,13 @@ _prefetch: threading.Thread | None = None
 
 
 def prefetch_runtime(cache=None) -> None:
-    """Start compiling (or loading) the runtime library, and making the JIT engine model code is
-    loaded into, on a thread of its own, to overlap the
-    Python work of the first compile (front end, passes, codegen), which comes before it is
-    needed: its compile is LLVM work, and LLVM releases the GIL (a cold softmax initializer run:
-    median 36.3 -> 32.5 ms). ``ensure_kernels`` waits for it on the library lock; an error is
-    raised by that call, not by the thread. (Prefetching the GEMM kernels the same way measured
-    slower: their IR is generated in Python, which then competes with codegen for the GIL.)"""
+    """Start compiling (or loading) the runtime library, and making the shared JIT engine model
+    code is loaded into, on a thread of its own, to overlap the Python work of the first compile
+    (front end, passes, codegen), which comes before they are needed: this is LLVM work, and LLVM
+    releases the GIL (a cold softmax initializer run: median 36.3 -> 32.5 ms). ``ensure_kernels``
+    waits for it on the library lock; an error is raised by that call, not by the thread.
+    (Prefetching the GEMM kernels the same way measured slower: their IR is generated in Python,
+    which then competes with codegen for the GIL.)"""
     global _prefetch
     if "runtime" in _libraries or _prefetch is not None:
         return

@@ -1,4 +1,5 @@
-"""Convolutions by the generated direct kernel (``loops.conv_image``): implicit im2col.
+"""Convolutions by the generated direct kernels (``loops.conv_image``, ``loops.conv_filter_grad``):
+implicit im2col.
 
 For unit dilation and output channels in whole vectors (a multiple of 16), the forward convolution
 runs image by image in the batch slots of :mod:`.lower_conv`: the image is copied once into a
@@ -7,7 +8,8 @@ the kernel multiplies each output row's pixels by the filter rows that fall insi
 With stride 1 the input gradient is the same kernel's convolution of the output gradient, padded
 across, with the filter flipped in both spatial axes and its channel axes swapped:
 ``dx[iy, ix, ci] = sum g[iy - p' + ky, ix - q' + kx, co] * W[KH-1-ky, KW-1-kx, ci, co]`` with
-``p' = KH-1-pad_top`` and ``q' = KW-1-pad_left``; no column matrix, no col2im scatter.
+``p' = KH-1-pad_top`` and ``q' = KW-1-pad_left``; no column matrix, no col2im scatter. The filter
+gradient adds each image's products to its batch slot's partial filter, like the im2col path.
 """
 from __future__ import annotations
 
@@ -25,9 +27,11 @@ CHANNEL_MULTIPLE = 16
 
 
 def usable(geoms, channels_out: int, dtype) -> bool:
-    """Whether the kernel can take a convolution with these window geometries producing
-    ``channels_out`` channels of ``dtype``."""
-    return dtype.is_float and all(g[3] == 1 for g in geoms) and channels_out % CHANNEL_MULTIPLE == 0
+    """Whether the kernels can take a convolution with these window geometries producing
+    ``channels_out`` channels of ``dtype``. Not for empty images or outputs: the padded copy
+    would then read a row of width 0."""
+    return (dtype.is_float and all(g[3] == 1 and g[0] > 0 and g[1] > 0 for g in geoms)
+            and channels_out % CHANNEL_MULTIPLE == 0)
 
 
 class ImplicitConv:
@@ -113,7 +117,6 @@ class ImplicitConv:
 
         self.nn.loops([kh, kw, cout, cin], body)
         self.run(op, g, flip, out, [1, 1], kh - 1 - pt, kw - 1 - pl, int(w) + kw - 1, False)
-
 
     def conv2d_backprop_filter(self, op: Operation, out: Value) -> None:
         """Each slot adds its images' gradients to its own partial filter (the kernel accumulates);
