@@ -175,3 +175,22 @@ def test_empty_images_and_batches(shape):
     got, ref, gdx, rdx, gdw, rdw = run_conv(shape, (3, 3, 16, 16), 1, "SAME")
     assert got.shape == ref.shape and gdx.shape == rdx.shape
     np.testing.assert_array_equal(gdw, np.zeros_like(rdw))
+
+
+def test_the_ops_reject_buffers_that_do_not_fit():
+    from tensorkiln.errors import CompileError
+    from tensorkiln.ir.dialects.loops import ConvFilterGradOp, ConvImageOp
+    from tensorkiln.ir.types import DTYPES, MemRefType
+
+    f32 = DTYPES["f32"]
+    xp, w, out = MemRefType((14, 18, 32), f32), MemRefType((5, 160, 64), f32), MemRefType((14, 14, 64), f32)
+    attrs = {"pad": 2, "strides": [1, 1]}
+    assert ConvImageOp.infer([xp, w, out], attrs, None) == []
+    assert ConvFilterGradOp.infer([xp, out, w], attrs, None) == []
+    bad = [([xp, MemRefType((800, 64), f32), out], "3-D"),                      # a 2-D filter
+           ([xp, w, MemRefType((14, 14, 32), f32)], "do not fit"),              # channels differ
+           ([xp, MemRefType((5, 150, 64), f32), out], "do not fit"),            # taps not whole pixels
+           ([xp, w, MemRefType((14, 14, 64), DTYPES["f64"])], "do not fit")]    # dtypes differ
+    for types, msg in bad:
+        with pytest.raises(CompileError, match=msg):
+            ConvImageOp.infer(types, attrs, None)

@@ -73,6 +73,18 @@ def _fma_tile(g: _Gen, module: ir.Module, elem: ir.Type, vl: int, mr: int, nv: i
     return accs, zero, step
 
 
+def _new_function(module: ir.Module, elem: ir.Type, features: str, kind: str) -> tuple[ir.Function, int]:
+    """(the module's internal function ``tk.conv.KIND.fBITS`` — already built if it has blocks —,
+    the vector length)."""
+    bits = 32 if isinstance(elem, ir.FloatType) else 64
+    name = f"tk.conv.{kind}.f{bits}"
+    f = module.globals.get(name)
+    if f is None:
+        f = ir.Function(module, ir.FunctionType(ir.VoidType(), ARGS), name=name)
+        f.linkage = "internal"
+    return f, config_for(features, bits).vl
+
+
 def _imax(b: ir.IRBuilder, x, y):
     return b.select(b.icmp_signed(">", x, y), x, y)
 
@@ -86,13 +98,9 @@ def _ceildiv(g: _Gen, a, s):
 def filter_grad_function(module: ir.Module, elem: ir.Type, features: str, mr: int, nv: int) -> ir.Function:
     """The function ``void(xp, g, dw, H, Wp, C, OH, OW, KH, KWC, COUT, pad, sy, sx)`` adding one
     image's filter gradient to ``dw`` (``KH x KWC x COUT``); internal, one per module and tile."""
-    bits = 32 if isinstance(elem, ir.FloatType) else 64
-    name = f"tk.conv.filter_grad.f{bits}.{mr}x{nv}"
-    if name in module.globals:
-        return module.globals[name]
-    vl = config_for(features, bits).vl
-    f = ir.Function(module, ir.FunctionType(ir.VoidType(), ARGS), name=name)
-    f.linkage = "internal"
+    f, vl = _new_function(module, elem, features, f"filter_grad.{mr}x{nv}")
+    if f.blocks:
+        return f
     xp, gy, dw, H, Wp, C, OH, OW, KH, KWC, COUT, pad, sy, sx = f.args
     g = _Gen(f, elem)
     b = g.b
@@ -127,13 +135,9 @@ def filter_grad_function(module: ir.Module, elem: ir.Type, features: str, mr: in
 def conv_image_function(module: ir.Module, elem: ir.Type, features: str, mr: int, nv: int) -> ir.Function:
     """The function ``void(xp, w, out, H, Wp, C, OH, OW, KH, KWC, COUT, pad, sy, sx)`` (internal, one
     per module and tile shape)."""
-    bits = 32 if isinstance(elem, ir.FloatType) else 64
-    name = f"tk.conv.image.f{bits}.{mr}x{nv}"
-    if name in module.globals:
-        return module.globals[name]
-    vl = config_for(features, bits).vl
-    f = ir.Function(module, ir.FunctionType(ir.VoidType(), ARGS), name=name)
-    f.linkage = "internal"
+    f, vl = _new_function(module, elem, features, f"image.{mr}x{nv}")
+    if f.blocks:
+        return f
     xp, w, out, H, Wp, C, OH, OW, KH, KWC, COUT, pad, sy, sx = f.args
     g = _Gen(f, elem)
     b = g.b

@@ -232,51 +232,48 @@ class SubviewOp(OpDef):
     traits = frozenset({"pure"})
 
 
+class _ConvKernelOp(OpDef):
+    """Shared by the direct convolution kernels' ops: three 3-D buffers, the first the image padded
+    across (``memref<H x Wp x C>``), the filter ``memref<KH x KW*C x COUT>`` and a
+    ``memref<OH x OW x COUT>`` in the two other places; ``pad`` is the padding above (rows outside
+    the image count as zeros), ``strides`` (sy, sx); input pixel ox*sx of a row starts filter tap
+    0 of output pixel ox."""
+
+    num_operands = 3
+    attrs = {"pad": Attr("int"), "strides": Attr("ints")}
+    traits = frozenset({"writes"})
+    filter_operand: ClassVar[int]
+
+    @classmethod
+    def infer(cls, types, attrs, loc):
+        for t in types:
+            if not isinstance(t, MemRefType) or t.rank != 3:
+                raise CompileError(f"'{cls.name}' expects 3-D memrefs, got {t}", loc)
+        xp, a, b = types
+        c, kwc = xp.shape[2], types[cls.filter_operand].shape[1]
+        whole_taps = not (isinstance(c, int) and isinstance(kwc, int)) or (c > 0 and kwc % c == 0)
+        if a.shape[2] != b.shape[2] or not (xp.dtype == a.dtype == b.dtype) or len(attrs["strides"]) != 2 \
+                or not whole_taps:
+            raise CompileError(f"'{cls.name}': {xp}, {a} and {b} do not fit together", loc)
+        return []
+
+
 @register
-class ConvImageOp(OpDef):
+class ConvImageOp(_ConvKernelOp):
     """One image of a unit-dilation 2-D convolution by the generated direct kernel
-    (``backends/llvm/conv_kernel.py``): ``loops.conv_image %xp, %w, %out {pad, strides}`` with the
-    image padded across ``xp: memref<H x Wp x C>``, the filter ``w: memref<KH x KW*C x COUT>`` and
-    ``out: memref<OH x OW x COUT>``; ``pad`` is the padding above (rows outside the image count as
-    zeros), ``strides`` (sy, sx). Input pixel ox*sx of a row starts filter tap 0 of output ox."""
+    (``backends/llvm/conv_kernel.py``): ``loops.conv_image %xp, %w, %out {pad, strides}``."""
 
     name = "loops.conv_image"
-    num_operands = 3
-    attrs = {"pad": Attr("int"), "strides": Attr("ints")}
-    traits = frozenset({"writes"})
-
-    @classmethod
-    def infer(cls, types, attrs, loc):
-        xp, w, out = types
-        for t in types:
-            if not isinstance(t, MemRefType) or t.rank != 3:
-                raise CompileError(f"'{cls.name}' expects 3-D memrefs, got {t}", loc)
-        if w.shape[2] != out.shape[2] or not (xp.dtype == w.dtype == out.dtype) or len(attrs["strides"]) != 2:
-            raise CompileError(f"'{cls.name}': {xp} * {w} does not fit {out}", loc)
-        return []
+    filter_operand = 1
 
 
 @register
-class ConvFilterGradOp(OpDef):
-    """One image's filter gradient by the generated direct kernel, added to ``dw``:
-    ``loops.conv_filter_grad %xp, %g, %dw {pad, strides}`` with ``xp: memref<H x Wp x C>`` (the image
-    padded across, as for ``loops.conv_image``), ``g: memref<OH x OW x COUT>`` and
-    ``dw: memref<KH x KW*C x COUT>``."""
+class ConvFilterGradOp(_ConvKernelOp):
+    """One image's filter gradient by the generated direct kernel, added to the filter-shaped
+    ``dw``: ``loops.conv_filter_grad %xp, %g, %dw {pad, strides}`` (``g`` is output-shaped)."""
 
     name = "loops.conv_filter_grad"
-    num_operands = 3
-    attrs = {"pad": Attr("int"), "strides": Attr("ints")}
-    traits = frozenset({"writes"})
-
-    @classmethod
-    def infer(cls, types, attrs, loc):
-        xp, g, dw = types
-        for t in types:
-            if not isinstance(t, MemRefType) or t.rank != 3:
-                raise CompileError(f"'{cls.name}' expects 3-D memrefs, got {t}", loc)
-        if g.shape[2] != dw.shape[2] or not (xp.dtype == g.dtype == dw.dtype) or len(attrs["strides"]) != 2:
-            raise CompileError(f"'{cls.name}': {xp} and {g} do not fit {dw}", loc)
-        return []
+    filter_operand = 2
 
 
 @register
