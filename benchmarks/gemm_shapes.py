@@ -23,6 +23,8 @@ SHAPES = {  # name: (M, K, N, A transposed, B transposed)
     "dense1-dw": (3136, 100, 1024, True, False),      # its weight gradient: x^T @ g
     "mlp": (100, 784, 256, False, False),             # MLP hidden layer
     "mlp-dw": (784, 100, 256, True, False),           # its weight gradient
+    "softmax": (100, 784, 10, False, False),          # softmax regression's logits: the skinny kernels
+    "softmax-dw": (784, 100, 10, True, False),        # its weight gradient
     "conv2": (196, 800, 64, False, False),            # conv2 as im2col @ W, one image
     "conv2-dx": (196, 64, 800, False, True),          # its column gradient: g @ W^T
     "conv2-dw": (800, 196, 64, True, False),          # its filter gradient: cols^T @ g

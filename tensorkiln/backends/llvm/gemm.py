@@ -106,7 +106,7 @@ class _Gen:
         b.cbranch(b.icmp_signed("<", i, hi), body, end)
         b.position_at_end(body)
         yield b.load(ptr)
-        b.store(b.add(b.load(ptr), ir.Constant(I64, step)), ptr)
+        b.store(b.add(b.load(ptr), step if isinstance(step, ir.Value) else ir.Constant(I64, step)), ptr)
         b.branch(cond)
         b.position_at_end(end)
 
