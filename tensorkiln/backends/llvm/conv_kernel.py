@@ -28,9 +28,10 @@ ARGS = [PTR, PTR, PTR] + [I64] * 11  # xp, w, out, H, Wp, C, OH, OW, KH, KWC, CO
 def tile_for(features: str, bits: int, ow: int, cout: int) -> tuple[int, int] | None:
     """(MR, NV) for a tile of MR rows along ``ow`` (an output row's pixels; for the filter
     gradient, a filter row's KW*C taps) by NV vectors of ``cout`` channels, or None when COUT is
-    not a whole number of vectors. The C tile takes MR*NV registers, the filter row NV and the broadcast one; among the
-    NV dividing COUT, the one whose MR wastes the fewest rows on OW (then the widest) wins: 14
-    pixels by 2 vectors for the convnet's 14-wide conv2 rather than 6 by 4 (tiles of 6, 6 and 2)."""
+    not a whole number of vectors. The tile takes MR*NV registers, the filter row NV and the
+    broadcast one; among the NV dividing COUT, the one whose MR wastes the fewest rows on OW (then
+    the widest) wins: 14 pixels by 2 vectors for the convnet's 14-wide conv2 rather than 6 by 4
+    (tiles of 6, 6 and 2)."""
     vl = config_for(features, bits).vl
     regs = 32 if "+avx512f" in features else 16
     best = None

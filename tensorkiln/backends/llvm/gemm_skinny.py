@@ -227,7 +227,8 @@ def _pack_bt(g: _Gen, module: ir.Module, elem, vl: int, N, K, Kp, B, rsb, csb, b
     """Bt[j, k] = B[k, j] for j < N, k < Kp (zero for k >= K): the dot layout's B rows. A row-major
     B of at most vl columns (``x @ W``) goes vl rows at a time, each a masked vector load,
     transposed in registers; one element at a time cost ~1.4 cycles each, 3 of the ~20 µs of
-    the softmax regression's 100x784x10 product on one thread. Other strides element by element."""
+    the softmax regression's 100x784x10 product on one thread. A transposed B (``rsb == 1``) is
+    copied a vector at a time; other strides element by element."""
     from .gemm_pack import _vec_intrinsics, lanes_below, transpose
 
     b = g.b
