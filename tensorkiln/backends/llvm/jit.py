@@ -47,11 +47,12 @@ class SharedEngine:
 
     An engine of its own costs an object ~1 ms to load, whatever its size: MCJIT's
     ``finalize_object`` runs the code generator's pipeline on the engine's (empty) IR module. Here
-    that happens once, when the engine is made; adding an object and finalizing it again then takes
-    ~0.05 ms (measured: a 7 KB model object 1.0-1.5 ms alone, 0.03-0.07 ms added). The engine resolves a
-    name to the object last loaded with it, so two objects exporting one name never share an engine:
-    ``EnginePool`` starts a new one instead. MCJIT cannot unload an object, so an engine, with all
-    its objects, is freed when no module loaded into it is alive and its pool has moved on."""
+    that happens once, when the engine is made; adding an object and finalizing it again then
+    takes ~0.05 ms (measured: a 7 KB model object 1.0-1.5 ms alone, 0.03-0.07 ms added). The
+    engine resolves a name to the object last loaded with it, so two objects exporting one name
+    never share an engine: ``EnginePool`` starts a new one instead. MCJIT cannot unload an object,
+    so an engine, with all its objects, is freed when no module loaded into it is alive and its
+    pool has moved on."""
 
     def __init__(self) -> None:
         # The engine's code generator only ever compiles its empty IR module (objects come
