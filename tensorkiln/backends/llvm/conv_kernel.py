@@ -74,16 +74,27 @@ def _fma_tile(g: _Gen, module: ir.Module, elem: ir.Type, vl: int, mr: int, nv: i
     return accs, zero, step
 
 
-def _new_function(module: ir.Module, elem: ir.Type, features: str, kind: str) -> tuple[ir.Function, int]:
-    """(the module's internal function ``tk.conv.KIND.fBITS`` — already built if it has blocks —,
-    the vector length)."""
+def _begin(module: ir.Module, elem: ir.Type, features: str, kind: str, mr: int, nv: int):
+    """(the module's internal function ``tk.conv.KIND.MRxNV.fBITS``, None) if it is already built,
+    else (that new function, (its _Gen, the vector length, the tile from :func:`_fma_tile`))."""
     bits = 32 if isinstance(elem, ir.FloatType) else 64
-    name = f"tk.conv.{kind}.f{bits}"
+    name = f"tk.conv.{kind}.{mr}x{nv}.f{bits}"
     f = module.globals.get(name)
-    if f is None:
-        f = ir.Function(module, ir.FunctionType(ir.VoidType(), ARGS), name=name)
-        f.linkage = "internal"
-    return f, config_for(features, bits).vl
+    if f is not None:
+        return f, None
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), ARGS), name=name)
+    f.linkage = "internal"
+    g = _Gen(f, elem)
+    vl = config_for(features, bits).vl
+    return f, (g, vl, *_fma_tile(g, module, elem, vl, mr, nv))
+
+
+def _edge_tile(g: _Gen, start, end, mr: int):
+    """(m, indices) of the tile's MR rows from ``start``: m = min(MR, end - start) are valid; rows
+    past them (an edge tile) re-read the last valid one and are never stored."""
+    b = g.b
+    m = g.imin(b.sub(end, start), g.i(mr))
+    return m, [start] + [b.add(start, g.imin(g.i(i), b.sub(m, g.i(1)))) for i in range(1, mr)]
 
 
 def _imax(b: ir.IRBuilder, x, y):
@@ -99,22 +110,19 @@ def _ceildiv(g: _Gen, a, s):
 def filter_grad_function(module: ir.Module, elem: ir.Type, features: str, mr: int, nv: int) -> ir.Function:
     """The function ``void(xp, g, dw, H, Wp, C, OH, OW, KH, KWC, COUT, pad, sy, sx)`` adding one
     image's filter gradient to ``dw`` (``KH x KWC x COUT``); internal, one per module and tile."""
-    f, vl = _new_function(module, elem, features, f"filter_grad.{mr}x{nv}")
-    if f.blocks:
+    f, parts = _begin(module, elem, features, "filter_grad", mr, nv)
+    if parts is None:
         return f
-    xp, gy, dw, H, Wp, C, OH, OW, KH, KWC, COUT, pad, sy, sx = f.args
-    g = _Gen(f, elem)
+    g, vl, accs, zero, step = parts
     b = g.b
     vt = ir.VectorType(elem, vl)
-    accs, zero, step = _fma_tile(g, module, elem, vl, mr, nv)
+    xp, gy, dw, H, Wp, C, OH, OW, KH, KWC, COUT, pad, sy, sx = f.args
     with g.loop(0, KH, name="ky") as ky:
         # output rows whose input row oy*sy + ky - pad is inside the image
         oy_lo = _imax(b, _ceildiv(g, b.sub(pad, ky), sy), g.i(0))
         oy_hi = _imax(b, g.imin(_ceildiv(g, b.sub(b.add(H, pad), ky), sy), OH), oy_lo)
         with g.loop(0, KWC, mr, name="j") as j0:
-            m = g.imin(b.sub(KWC, j0), g.i(mr))
-            # taps past the end (an edge tile) re-read the last one; never stored
-            offs = [j0] + [b.add(j0, g.imin(g.i(i), b.sub(m, g.i(1)))) for i in range(1, mr)]
+            m, offs = _edge_tile(g, j0, KWC, mr)
             with g.loop(0, COUT, nv * vl, name="co") as co0:
                 zero()
                 with g.loop(oy_lo, oy_hi, name="oy") as oy:
@@ -136,22 +144,19 @@ def filter_grad_function(module: ir.Module, elem: ir.Type, features: str, mr: in
 def conv_image_function(module: ir.Module, elem: ir.Type, features: str, mr: int, nv: int) -> ir.Function:
     """The function ``void(xp, w, out, H, Wp, C, OH, OW, KH, KWC, COUT, pad, sy, sx)`` (internal, one
     per module and tile shape)."""
-    f, vl = _new_function(module, elem, features, f"image.{mr}x{nv}")
-    if f.blocks:
+    f, parts = _begin(module, elem, features, "image", mr, nv)
+    if parts is None:
         return f
-    xp, w, out, H, Wp, C, OH, OW, KH, KWC, COUT, pad, sy, sx = f.args
-    g = _Gen(f, elem)
+    g, vl, accs, zero, step = parts
     b = g.b
-    accs, zero, step = _fma_tile(g, module, elem, vl, mr, nv)
+    xp, w, out, H, Wp, C, OH, OW, KH, KWC, COUT, pad, sy, sx = f.args
     with g.loop(0, OH, name="oy") as oy:
         iy0 = b.sub(b.mul(oy, sy), pad)  # the input row filter row 0 reads
         ky_lo = _imax(b, b.sub(g.i(0), iy0), g.i(0))
         ky_hi = _imax(b, g.imin(b.sub(H, iy0), KH), ky_lo)
         orow = b.mul(b.mul(oy, OW), COUT)
         with g.loop(0, OW, mr, name="ox") as ox0:
-            m = g.imin(b.sub(OW, ox0), g.i(mr))
-            # pixels past the row's end (an edge tile) re-read the last one; never stored
-            cols = [ox0] + [b.add(ox0, g.imin(g.i(i), b.sub(m, g.i(1)))) for i in range(1, mr)]
+            m, cols = _edge_tile(g, ox0, OW, mr)
             pix = [b.mul(b.mul(col, sx), C) for col in cols]
             with g.loop(0, COUT, nv * vl, name="co") as co0:
                 zero()
