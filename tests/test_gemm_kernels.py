@@ -17,6 +17,8 @@ SHAPES = [
     (1000, 1, 1000), (64, 1, 1000),   # GEMV
     (1, 1, 1), (5, 3, 17), (3, 10, 5), (17, 16, 33), (33, 7, 16), (129, 11, 300), (16, 9, 15), (200, 2, 1),
     (100, 16, 8), (0, 5, 20), (7, 0, 20), (20, 4, 0),
+    (120, 13, 700), (50, 6, 64),      # skinny: dot split by uneven column parts; outer's CC=10 shape
+    (1000, 10, 784), (300, 16, 900),  # skinny dot split by row shares (A over 512 KiB)
     (40, 24, 50), (65, 32, 300),      # the blocked GEMM, 8x32 tile (16 < N <= 32)
     (37, 45, 29), (150, 97, 260),     # the blocked GEMM, 6x64 tile, edges in every dimension
 ]
@@ -36,4 +38,53 @@ def test_gemm_paths_match_numpy(gemm, dtype, shape):
     for (ta, tb, acc, threads), A, B, c0 in every_layout(rng, M, N, K, npdt):
         c = c0.copy()
         run_gemm(gemm[dtype], A, B, c, acc, threads)
+        check(c, A.astype(np.float64) @ B.astype(np.float64) + (c0 if acc else 0.0), K, dtype, (ta, tb, acc, threads))
+
+
+@pytest.mark.parametrize("threads", [3, 4])
+@pytest.mark.parametrize("shape", [(100, 10, 784), (784, 10, 100), (120, 13, 700), (1000, 10, 784), (37, 45, 29)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_gemm_more_threads_than_parts(gemm, threads, shape):
+    """More threads than the skinny dot layout has column parts (items = parts × row shares)."""
+    M, N, K = shape
+    rng = np.random.default_rng(M + N + K + threads)
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    for acc in (0, 1):
+        c0 = rng.standard_normal((M, N)).astype(np.float32)
+        c = c0.copy()
+        run_gemm(gemm["f32"], a, b, c, acc, threads)
+        check(c, a.astype(np.float64) @ b.astype(np.float64) + (c0 if acc else 0.0), K, "f32", (threads, acc))
+
+
+@pytest.fixture(scope="module")
+def lean_skinny():
+    """The skinny kernels' tier-0 form (``lean``), compiled as tier 0 is: unoptimized."""
+    import ctypes
+
+    from gemm_cases import ARGS  # type: ignore[import-not-found]
+    from tensorkiln.backends.llvm import kernels
+    from tensorkiln.backends.llvm.jit import JitModule
+    from tensorkiln.backends.llvm.target import host_features
+
+    kernels.ensure_kernels([])  # the runtime library (thread pool, scratch) the kernels call
+    libs, fns = [], {}
+    for d in ("f32", "f64"):
+        text = kernels.kernel_library_ir(f"skinny-{d}", host_features(), lean=True)
+        assert "tk.gemm.tblock" not in text  # no block transpose: that is what makes it lean
+        libs.append(JitModule(text, opt_level=0, unroll=False, codegen_level=0))
+        fns[d] = ctypes.CFUNCTYPE(None, *ARGS)(libs[-1].address(f"tk_gemm_skinny_{d}"))
+    yield fns
+    del libs
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s[1] <= 16], ids=lambda s: "x".join(map(str, s)))
+def test_lean_skinny_kernels_match_numpy(lean_skinny, dtype, shape):
+    M, N, K = shape
+    npdt = np.float32 if dtype == "f32" else np.float64
+    rng = np.random.default_rng(M * 10007 + N * 101 + K + 1)
+    for (ta, tb, acc, threads), A, B, c0 in every_layout(rng, M, N, K, npdt):
+        c = c0.copy()
+        run_gemm(lean_skinny[dtype], A, B, c, acc, threads)
         check(c, A.astype(np.float64) @ B.astype(np.float64) + (c0 if acc else 0.0), K, dtype, (ta, tb, acc, threads))

@@ -61,16 +61,19 @@ def transpose(b, rows: list[ir.Value], vl: int) -> list[ir.Value]:
     return rows
 
 
-def _transpose_block(module, elem, cfg, suffix: str) -> ir.Function:
+def _transpose_block(module, elem, cfg, suffix: str, dst_stride: bool = False) -> ir.Function:
     """``(src, ld, kvalid, cvalid, dst)``: dst[i*NR + t] = src[t*ld + i] for i < vl rows of the panel
     and t < vl columns; source columns t >= cvalid and rows i >= kvalid read as zero, and destination
     rows i >= kvalid are left untouched (they belong to the next panel, maybe another thread's).
+    With ``dst_stride`` a sixth argument replaces NR as the destination's row stride.
     Not inlined: one copy of the shuffle network serves every block."""
     vl = cfg.vl
-    f = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I64, I64, I64, PTR]), name=f"tk.gemm.tblock.{suffix}")
+    args = [PTR, I64, I64, I64, PTR] + ([I64] if dst_stride else [])
+    f = ir.Function(module, ir.FunctionType(ir.VoidType(), args), name=f"tk.gemm.tblock.{suffix}")
     f.linkage = "internal"
     f.attributes.add("noinline")
-    src, ld, kvalid, cvalid, dst = f.args
+    src, ld, kvalid, cvalid, dst = f.args[:5]
+    ldd = f.args[5] if dst_stride else ir.Constant(I64, cfg.nr)
     g = _gen(f, elem)
     b = g.b
     vt, mt, mload, mstore = _vec_intrinsics(module, elem, vl)
@@ -103,11 +106,11 @@ def _transpose_block(module, elem, cfg, suffix: str) -> ir.Function:
     with b.if_else(full) as (then, otherwise):
         with then:
             for i in range(vl):
-                b.store(out[i], g.gep(dst, g.i(i * cfg.nr)), align=esize)
+                b.store(out[i], g.gep(dst, b.mul(g.i(i), ldd)), align=esize)
         with otherwise:
             for i in range(vl):
                 m = b.select(b.icmp_signed("<", g.i(i), kvalid), ir.Constant(mt, [1] * vl), none)
-                b.call(mstore, [out[i], g.gep(dst, g.i(i * cfg.nr)), align, m])
+                b.call(mstore, [out[i], g.gep(dst, b.mul(g.i(i), ldd)), align, m])
     b.ret_void()
     return f
 

@@ -62,8 +62,11 @@ def _store_fields(g: _Gen, values: dict[str, ir.Value], names: tuple[str, ...], 
 # Threads pay off from a few microseconds of work: waking a spinning pool worker costs ~1 µs.
 SKINNY_PARALLEL_MIN_MACS = 1 << 18
 
-_DOT = ("M", "N", "K", "Kp", "A", "rsa", "Bt", "C", "ldc", "acc")
-_DOT_PTRS = ("A", "Bt", "C")
+_DOT = ("M", "N", "K", "Kp", "A", "rsa", "B", "rsb", "csb", "C", "ldc", "acc", "P", "S")
+_DOT_PTRS = ("A", "B", "C")
+# A dot-layout A up to this size is split across threads by columns of B (each thread reads all
+# of A, from its own L2); a larger one by rows (each thread reads its rows once).
+DOT_COLUMN_SPLIT_BYTES = 512 << 10
 
 
 class _Body:
@@ -75,7 +78,7 @@ class _Body:
         from .parallel import BODY_TYPE
 
         self.t = t = _tname(elem)
-        self.f = ir.Function(module, BODY_TYPE, name=f"tk.gemm.{kind}.{t}")
+        self.f = ir.Function(module, BODY_TYPE, name=f"tk.gemm.{kind}{rows}x{cols}.{t}")
         self.f.linkage = "internal"
         self.ctx, self.lo, self.hi = self.f.args
         self.g = _Gen(self.f, elem)
@@ -88,59 +91,77 @@ class _Body:
         self.accs = [[self.g.alloca(vt, f"acc{r}_{c}") for c in range(cols)] for r in range(rows)]
 
 
-def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int) -> ir.Function:
-    """``body(ctx, lo, hi)``: row blocks ``[lo, hi)`` of R rows, every column group of CC."""
+def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = False) -> ir.Function:
+    """``body(ctx, lo, hi)``: work items ``[lo, hi)``. Item ``p·S + s`` takes column part p of P (a
+    run of whole column groups of CC) and row share s of S (a run of R-row blocks); it packs its own
+    columns of B into contiguous rows first (so a thread reads no B rows another core wrote) and
+    then computes every block × column group of its share. ``lean``: B is packed element by element
+    (no block transpose: less code for tier 0)."""
     from .parallel import opaque
 
     h = _Body(module, elem, vl, "dot", _DOT, _DOT_PTRS, R, CC)
     f, lo, hi, g, b, v, vt = h.f, h.lo, h.hi, h.g, h.b, h.v, h.vt
     fma, mload, zero_v, accs = h.fma, h.mload, h.zero_v, h.accs
     hsum = _declare(module, f"llvm.vector.reduce.fadd.v{vl}{h.t}", elem, [elem, vt])
-    K, Kp, M, N = v["K"], v["Kp"], v["M"], v["N"]
+    malloc, free = declare_scratch(module)
+    K, Kp, M, N, P, S = v["K"], v["Kp"], v["M"], v["N"], v["P"], v["S"]
+    esize = 4 if h.t == "f32" else 8
     kfull = b.mul(b.sdiv(K, g.i(vl)), g.i(vl))
     tail = b.sub(K, kfull)
     tail_mask = _lane_mask(b, vl, tail)
     sums_t = ir.ArrayType(vt, R * CC)
     sums = opaque(b, g.alloca(sums_t, "sums"))
-    with g.loop(lo, hi, name="blk") as blk:
-        i0 = b.mul(blk, g.i(R))
-        rows = g.imin(b.sub(M, i0), g.i(R))
-        # Rows past the edge re-read the last valid row; their sums are never stored.
-        arow = [g.gep(v["A"], b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), v["rsa"])) for r in range(R)]
-        with g.loop(0, N, CC, name="jg") as j0:
-            cols = g.imin(b.sub(N, j0), g.i(CC))
-            brow = [g.gep(v["Bt"], b.mul(b.add(j0, g.imin(g.i(c), b.sub(cols, g.i(1)))), Kp)) for c in range(CC)]
-            for row in accs:
-                for a in row:
-                    b.store(zero_v, a)
+    accumulate = b.icmp_signed("!=", v["acc"], g.i(0))
+    blocks = b.sdiv(b.add(M, g.i(R - 1)), g.i(R))
+    groups = b.sdiv(b.add(N, g.i(CC - 1)), g.i(CC))
+    with g.loop(lo, hi, name="item") as item:
+        part, share = b.sdiv(item, S), b.srem(item, S)
+        jlo = b.mul(b.sdiv(b.mul(part, groups), P), g.i(CC))
+        jhi = g.imin(b.mul(b.sdiv(b.mul(b.add(part, g.i(1)), groups), P), g.i(CC)), N)
+        ncols = b.sub(jhi, jlo)
+        bt = b.call(malloc, [b.mul(b.mul(ncols, Kp), g.i(esize))])
+        # bt[j - jlo, k] = B[k, j] for this part's columns, zero for K <= k < Kp.
+        _pack_bt(g, module, elem, vl, ncols, K, Kp, g.gep(v["B"], b.mul(jlo, v["csb"])), v["rsb"], v["csb"], bt, lean)
+        with g.loop(b.sdiv(b.mul(share, blocks), S), b.sdiv(b.mul(b.add(share, g.i(1)), blocks), S), name="blk") as blk:
+            i0 = b.mul(blk, g.i(R))
+            rows = g.imin(b.sub(M, i0), g.i(R))
+            # Rows past the edge re-read the last valid row; their sums are never stored.
+            arow = [g.gep(v["A"], b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), v["rsa"])) for r in range(R)]
+            with g.loop(jlo, jhi, CC, name="jg") as j0:
+                cols = g.imin(b.sub(jhi, j0), g.i(CC))
+                brow = [g.gep(bt, b.mul(b.add(b.sub(j0, jlo), g.imin(g.i(c), b.sub(cols, g.i(1)))), Kp))
+                        for c in range(CC)]
+                for row in accs:
+                    for a in row:
+                        b.store(zero_v, a)
 
-            def step(k, masked: bool):
-                if masked:
-                    av = [b.call(mload, [g.gep(p, k), ir.Constant(I32, 1), tail_mask, zero_v]) for p in arow]
-                else:
-                    av = [b.load(g.gep(p, k), typ=vt, align=1) for p in arow]
-                bv = [b.load(g.gep(p, k), typ=vt, align=1) for p in brow]  # Bt is zero-padded to Kp
+                def step(k, masked: bool):
+                    if masked:
+                        av = [b.call(mload, [g.gep(p, k), ir.Constant(I32, 1), tail_mask, zero_v]) for p in arow]
+                    else:
+                        av = [b.load(g.gep(p, k), typ=vt, align=1) for p in arow]
+                    bv = [b.load(g.gep(p, k), typ=vt, align=1) for p in brow]  # bt is zero-padded to Kp
+                    for r in range(R):
+                        for c in range(CC):
+                            b.store(b.call(fma, [av[r], bv[c], b.load(accs[r][c])]), accs[r][c])
+
+                with g.loop(0, kfull, vl, name="kv") as k:
+                    step(k, False)
+                with b.if_then(b.icmp_signed(">", tail, g.i(0))):
+                    step(kfull, True)
+                # The block's sums leave through a stack tile and one loop over the valid outputs: the
+                # same reductions as R·CC guarded copies, in a fraction of the code LLVM compiles.
                 for r in range(R):
                     for c in range(CC):
-                        b.store(b.call(fma, [av[r], bv[c], b.load(accs[r][c])]), accs[r][c])
-
-            with g.loop(0, kfull, vl, name="kv") as k:
-                step(k, False)
-            with b.if_then(b.icmp_signed(">", tail, g.i(0))):
-                step(kfull, True)
-            # The block's sums leave through a stack tile and one loop over the valid outputs: the
-            # same reductions as R·CC guarded copies, in a fraction of the code LLVM compiles.
-            for r in range(R):
-                for c in range(CC):
-                    b.store(b.load(accs[r][c]), b.gep(sums, [g.i(0), g.i(r * CC + c)], inbounds=True, source_etype=sums_t))
-            accumulate = b.icmp_signed("!=", v["acc"], g.i(0))
-            with g.loop(0, rows, name="er") as r:
-                crow = b.add(b.mul(b.add(i0, r), v["ldc"]), j0)
-                with g.loop(0, cols, name="ec") as c:
-                    acc_v = b.load(b.gep(sums, [g.i(0), b.add(b.mul(r, g.i(CC)), c)], inbounds=True, source_etype=sums_t), typ=vt)
-                    s = b.call(hsum, [ir.Constant(elem, 0.0), acc_v], fastmath=("reassoc",))
-                    dst = g.gep(v["C"], b.add(crow, c))
-                    b.store(b.select(accumulate, b.fadd(g.ld(dst), s), s), dst)
+                        b.store(b.load(accs[r][c]), b.gep(sums, [g.i(0), g.i(r * CC + c)], inbounds=True, source_etype=sums_t))
+                with g.loop(0, rows, name="er") as r:
+                    crow = b.add(b.mul(b.add(i0, r), v["ldc"]), j0)
+                    with g.loop(0, cols, name="ec") as c:
+                        acc_v = b.load(b.gep(sums, [g.i(0), b.add(b.mul(r, g.i(CC)), c)], inbounds=True, source_etype=sums_t), typ=vt)
+                        s = b.call(hsum, [ir.Constant(elem, 0.0), acc_v], fastmath=("reassoc",))
+                        dst = g.gep(v["C"], b.add(crow, c))
+                        b.store(b.select(accumulate, b.fadd(g.ld(dst), s), s), dst)
+        b.call(free, [bt])
     b.ret_void()
     return f
 
@@ -149,24 +170,44 @@ _OUTER = ("M", "N", "K", "A", "csa", "B", "rsb", "csb", "C", "ldc", "acc")
 _OUTER_PTRS = ("A", "B", "C")
 
 
-def _outer_body(module: ir.Module, elem, vl: int, V: int, CC: int) -> ir.Function:
-    """``body(ctx, lo, hi)``: blocks ``[lo, hi)`` of V·vl rows, every column group of CC."""
-    from .parallel import opaque
+def _tblock(module: ir.Module, elem, vl: int) -> ir.Function:
+    """The module's one ``vl × vl`` block transpose (gemm_pack's, with the destination's row stride
+    an argument), for the dot layout's packing of B and the outer layout's write-back."""
+    from .gemm_pack import _transpose_block
 
+    suffix = f"skinny.{_tname(elem)}"
+    existing = module.globals.get(f"tk.gemm.tblock.{suffix}")
+    return existing or _transpose_block(module, elem, GemmConfig(vl=vl, mr=1, nv=1), suffix, dst_stride=True)
+
+
+def _outer_body(module: ir.Module, elem, vl: int, V: int, CC: int, lean: bool = False) -> ir.Function:
+    """``body(ctx, lo, hi)``: blocks ``[lo, hi)`` of V·vl rows, every column group of CC. ``lean``:
+    the write-back goes element by element (no block transpose: less code for tier 0)."""
+    from .parallel import opaque
+    from .gemm_pack import _vec_intrinsics, lanes_below
+
+    assert CC <= vl, "the write-back transposes vl x vl blocks"
     h = _Body(module, elem, vl, "outer", _OUTER, _OUTER_PTRS, V, CC)
     f, lo, hi, g, b, v, vt = h.f, h.lo, h.hi, h.g, h.b, h.v, h.vt
     fma, mload, zero_v, accs = h.fma, h.mload, h.zero_v, h.accs
-    tile_t = ir.ArrayType(elem, V * vl * CC)
-    tile = opaque(b, g.alloca(tile_t, "tile"))
+    _, _, _, mstore = _vec_intrinsics(module, elem, vl)
+    tblock = None if lean else _tblock(module, elem, vl)
+    tile_t = ir.ArrayType(elem, vl * vl)
+    cols_tile, tile, old_tile = (opaque(b, g.alloca(tile_t, n)) for n in ("cols", "rows", "old"))
     M, N, K = v["M"], v["N"], v["K"]
     rows_per = V * vl
     accumulate = b.icmp_signed("!=", v["acc"], g.i(0))
+
+    def tile_at(t, i) -> ir.Value:
+        return b.gep(t, [g.i(0), i], inbounds=True, source_etype=tile_t)
+
     with g.loop(lo, hi, name="blk") as blk:
         i0 = b.mul(blk, g.i(rows_per))
         rows = g.imin(b.sub(M, i0), g.i(rows_per))
         masks = [_lane_mask(b, vl, b.sub(rows, g.i(q * vl))) for q in range(V)]
         with g.loop(0, N, CC, name="jg") as j0:
             cols = g.imin(b.sub(N, j0), g.i(CC))
+            colmask = lanes_below(b, vl, cols)
             bcol = [b.mul(b.add(j0, g.imin(g.i(c), b.sub(cols, g.i(1)))), v["csb"]) for c in range(CC)]
             for row in accs:
                 for a in row:
@@ -184,24 +225,50 @@ def _outer_body(module: ir.Module, elem, vl: int, V: int, CC: int) -> ir.Functio
                     for q in range(V):
                         b.store(b.call(fma, [av[q], bv, b.load(accs[q][c])]), accs[q][c])
             for q in range(V):
+                # the vl rows' CC column vectors, column-major
                 for c in range(CC):
-                    b.store(b.load(accs[q][c]), b.gep(tile, [g.i(0), g.i((c * V + q) * vl)], inbounds=True, source_etype=tile_t), align=1)
-            # One copy of the write-back loop (a select, not a branch around two copies): it is
-            # scalar and short, and LLVM compiles each copy's loop nest separately.
-            with g.loop(0, rows, name="r") as r:
-                crow = g.gep(v["C"], b.add(b.mul(b.add(i0, r), v["ldc"]), j0))
-                with g.loop(0, cols, name="c") as c:
-                    s = g.ld(b.gep(tile, [g.i(0), b.add(b.mul(c, g.i(rows_per)), r)], inbounds=True, source_etype=tile_t))
-                    dst = g.gep(crow, c)
-                    b.store(b.select(accumulate, b.fadd(g.ld(dst), s), s), dst)
+                    b.store(b.load(accs[q][c]), tile_at(cols_tile, g.i(c * vl)), align=1)
+                left = g.imin(b.sub(rows, g.i(q * vl)), g.i(vl))
+                valid = b.select(b.icmp_signed("<", left, g.i(0)), g.i(0), left)
+                if lean:
+                    with g.loop(0, valid, name=f"r{q}") as r:
+                        crow = g.gep(v["C"], b.add(b.mul(b.add(i0, b.add(r, g.i(q * vl))), v["ldc"]), j0))
+                        with g.loop(0, cols, name=f"c{q}") as c:
+                            s = g.ld(tile_at(cols_tile, b.add(b.mul(c, g.i(vl)), r)))
+                            dst = g.gep(crow, c)
+                            b.store(b.select(accumulate, b.fadd(g.ld(dst), s), s), dst)
+                    continue
+                # Write-back by rows: transposed (one shared, not inlined copy of the shuffle
+                # network) into vl row vectors of CC lanes, then one masked store per valid row (C's
+                # rows are contiguous). Element by element this was ~6 µs of the 21 µs of a
+                # 784x100x10 weight gradient on one thread. C's old rows are all read before any is
+                # written: a row's masked load right after the previous row's masked store (40 bytes
+                # before it, inside its 64-byte span) waited for that store (another ~4 µs).
+                b.call(tblock, [cols_tile, g.i(vl), g.i(vl), g.i(CC), tile, g.i(vl)])
+                with b.if_then(accumulate):
+                    with g.loop(0, valid, name=f"o{q}") as r:
+                        dst = g.gep(v["C"], b.add(b.mul(b.add(i0, b.add(r, g.i(q * vl))), v["ldc"]), j0))
+                        b.store(b.call(mload, [dst, ir.Constant(I32, 1), colmask, zero_v]),
+                                tile_at(old_tile, b.mul(r, g.i(vl))), align=1)
+                with g.loop(0, valid, name=f"r{q}") as r:
+                    s = b.load(tile_at(tile, b.mul(r, g.i(vl))), typ=vt, align=1)
+                    old = b.load(tile_at(old_tile, b.mul(r, g.i(vl))), typ=vt, align=1)
+                    dst = g.gep(v["C"], b.add(b.mul(b.add(i0, b.add(r, g.i(q * vl))), v["ldc"]), j0))
+                    b.call(mstore, [b.select(accumulate, b.fadd(old, s), s), dst, ir.Constant(I32, 1), colmask])
     b.ret_void()
     return f
 
 
-def skinny_shapes(cfg: GemmConfig, bits: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(R, CC) for dot and (V, CC) for outer: about 20 accumulators with the 32 vector registers
-    of AVX-512 (512-bit vectors), about 8 with 16."""
-    return ((4, 5), (4, 5)) if cfg.vl * bits >= 512 else ((2, 4), (2, 4))
+def skinny_shapes(cfg: GemmConfig, bits: int) -> tuple[tuple[int, int], tuple[tuple[int, int], ...]]:
+    """(R, CC) for dot and the (V, CC) shapes of outer, narrowest first: about 20 accumulators with
+    the 32 vector registers of AVX-512 (512-bit vectors), about 8 with 16. Outer takes the first
+    shape whose CC covers N, else the last: its FMAs run for all CC columns, so with N = 10 a CC of
+    5 reads each column of A twice where 10 reads it once (784x100x10: 21 -> 17 µs), and with N = 3
+    a CC of 10 wastes 7 of every 10 (10 -> 17 µs). Outer's CC is at most a vector's lanes (its
+    write-back transposes vl x vl blocks)."""
+    if cfg.vl * bits >= 512:
+        return (4, 5), ((4, 5), (2, min(10, cfg.vl)))
+    return (2, 4), ((2, 4),)
 
 
 def skinny_name(elem) -> str:
@@ -223,59 +290,64 @@ def _naive(module: ir.Module, elem) -> ir.Function:
     return f
 
 
-def _pack_bt(g: _Gen, module: ir.Module, elem, vl: int, N, K, Kp, B, rsb, csb, bt) -> None:
+def _pack_bt(g: _Gen, module: ir.Module, elem, vl: int, N, K, Kp, B, rsb, csb, bt, lean: bool = False) -> None:
     """Bt[j, k] = B[k, j] for j < N, k < Kp (zero for k >= K): the dot layout's B rows. A row-major
     B of at most vl columns (``x @ W``) goes vl rows at a time, each a masked vector load,
-    transposed in registers; one element at a time cost ~1.4 cycles each, 3 of the ~20 µs of
-    the softmax regression's 100x784x10 product on one thread. A transposed B (``rsb == 1``) is
-    copied a vector at a time; other strides element by element."""
-    from .gemm_pack import _vec_intrinsics, lanes_below, transpose
+    transposed in registers (the shared block transpose); one element at a time cost ~1.4 cycles
+    each, 3 of the ~20 µs of the softmax regression's 100x784x10 product on one thread. A
+    transposed B (``rsb == 1``) is copied a vector at a time; other strides element by element."""
+    from .gemm_pack import _vec_intrinsics, lanes_below
 
     b = g.b
-    vt, mt, mload, _ = _vec_intrinsics(module, elem, vl)
+    vt, _, mload, _ = _vec_intrinsics(module, elem, vl)
     esize = 4 if isinstance(elem, ir.FloatType) else 8
-    narrow = b.and_(b.icmp_signed("==", csb, g.i(1)), b.icmp_signed("<=", N, g.i(vl)))
-    with b.if_else(narrow) as (then, otherwise):
+
+    def by_rows() -> None:
+        tblock = _tblock(module, elem, vl)
+        with g.loop(0, Kp, vl, name="pk") as k0:
+            # rows k0 … k0+vl-1 of B (zero past K), N lanes each, become bt's columns k0 … k0+vl-1
+            src = b.gep(B, [b.mul(k0, rsb)], source_etype=elem)  # not inbounds: past B in the tail
+            b.call(tblock, [src, rsb, N, b.sub(K, k0), g.gep(bt, k0), Kp])
+
+    def by_columns() -> None:
+        # Bt's rows are B's columns; with rsb == 1 they are contiguous: copied a vector at a time
+        step = b.select(b.icmp_signed("==", rsb, g.i(1)), g.i(vl), g.i(1))
+        zero_v = ir.Constant(vt, [0.0] * vl)
+        with g.loop(0, N, name="pj") as j:
+            src = g.gep(B, b.mul(j, csb))
+            dst = g.gep(bt, b.mul(j, Kp))
+            with g.loop(0, Kp, step, name="pk") as k:
+                with b.if_else(b.icmp_signed("==", step, g.i(1))) as (one, vec):
+                    with one:
+                        inside = b.icmp_signed("<", k, K)
+                        v = b.select(inside, g.ld(g.gep(src, b.mul(g.imin(k, b.sub(K, g.i(1))), rsb))),
+                                     ir.Constant(elem, 0.0))
+                        b.store(v, g.gep(dst, k))
+                    with vec:
+                        m = lanes_below(b, vl, b.sub(K, k))
+                        p = b.gep(src, [k], source_etype=elem)  # not inbounds: past B when masked off
+                        b.store(b.call(mload, [p, ir.Constant(I32, esize), m, zero_v]), g.gep(dst, k), align=esize)
+
+    if lean:
+        by_columns()
+        return
+    with b.if_else(b.and_(b.icmp_signed("==", csb, g.i(1)), b.icmp_signed("<=", N, g.i(vl)))) as (then, otherwise):
         with then:
-            cols = lanes_below(b, vl, N)
-            none = ir.Constant(mt, [0] * vl)
-            zero_v = ir.Constant(vt, [0.0] * vl)
-            with g.loop(0, Kp, vl, name="pk") as k0:
-                rows = []
-                for t in range(vl):
-                    k = b.add(k0, g.i(t))
-                    m = b.select(b.icmp_signed("<", k, K), cols, none)
-                    p = b.gep(B, [b.mul(k, rsb)], source_etype=elem)  # not inbounds: past B when masked off
-                    rows.append(b.call(mload, [p, ir.Constant(I32, esize), m, zero_v]))
-                out = transpose(b, rows, vl)
-                for j in range(vl):
-                    with b.if_then(b.icmp_signed("<", g.i(j), N)):
-                        b.store(out[j], g.gep(bt, b.add(b.mul(g.i(j), Kp), k0)), align=esize)
+            by_rows()
         with otherwise:
-            # Bt's rows are B's columns; with rsb == 1 they are contiguous: copied a vector at a time
-            step = b.select(b.icmp_signed("==", rsb, g.i(1)), g.i(vl), g.i(1))
-            zero_v = ir.Constant(vt, [0.0] * vl)
-            with g.loop(0, N, name="pj") as j:
-                src = g.gep(B, b.mul(j, csb))
-                dst = g.gep(bt, b.mul(j, Kp))
-                with g.loop(0, Kp, step, name="pk") as k:
-                    with b.if_else(b.icmp_signed("==", step, g.i(1))) as (one, vec):
-                        with one:
-                            inside = b.icmp_signed("<", k, K)
-                            v = b.select(inside, g.ld(g.gep(src, b.mul(g.imin(k, b.sub(K, g.i(1))), rsb))),
-                                         ir.Constant(elem, 0.0))
-                            b.store(v, g.gep(dst, k))
-                        with vec:
-                            m = lanes_below(b, vl, b.sub(K, k))
-                            p = b.gep(src, [k], source_etype=elem)  # not inbounds: past B when masked off
-                            b.store(b.call(mload, [p, ir.Constant(I32, esize), m, zero_v]), g.gep(dst, k), align=esize)
+            by_columns()
 
 
-def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = True) -> ir.Function:
+def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = True, lean: bool = False) -> ir.Function:
     """``tk_gemm_skinny_T`` with the GEMM arguments, defined once per module: dot when A's rows are
     contiguous (and K fills a vector), outer when its columns are (and M fills a vector), else the
     plain loop. It needs nothing from the blocked GEMM, so a model whose products are all narrow
-    (the softmax regression) never compiles or loads the blocked kernels."""
+    (the softmax regression) never compiles or loads the blocked kernels.
+
+    ``lean``: the same layouts with one accumulator and element-by-element packing and write-back,
+    a sixth of the code: the tier-0 library of a cold process, which LLVM compiles unoptimized in
+    ~5 instead of ~30 ms, and which runs a 100x784x10 product in ~0.2 ms until the optimized
+    library replaces it (tiering.py)."""
     from .parallel import parallel_for
 
     existing = module.globals.get(skinny_name(elem))
@@ -283,12 +355,13 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
         return existing
     t = _tname(elem)
     vl = cfg.vl
-    (R, CCd), (V, CCo) = skinny_shapes(cfg, 32 if t == "f32" else 64)
+    (R, CCd), outer_shapes = ((1, 1), ((1, 1),)) if lean else skinny_shapes(cfg, 32 if t == "f32" else 64)
     # The entry first: its B-packing loop is hot in the dot layout, and where it lands in the
     # object must not depend on the size of the kernels defined after it (a few bytes' shift of
     # that loop measured 10% on a 100x10x784 product).
     f = existing or ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=skinny_name(elem))
-    dot, outer = _dot_body(module, elem, vl, R, CCd), _outer_body(module, elem, vl, V, CCo)
+    dot = _dot_body(module, elem, vl, R, CCd, lean)
+    outers = [(_outer_body(module, elem, vl, V, CC, lean), V, CC) for V, CC in outer_shapes]
     fallback = _naive(module, elem)
     if internal:
         f.linkage = "internal"
@@ -306,16 +379,21 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
     b.cbranch(use_dot, d_bb, o_bb)
 
     b.position_at_end(d_bb)
-    malloc, free = declare_scratch(module)
     Kp = b.mul(b.sdiv(b.add(K, g.i(vl - 1)), g.i(vl)), g.i(vl))
     esize = 4 if t == "f32" else 8
-    bt = b.call(malloc, [b.mul(b.mul(N, Kp), g.i(esize))])
-    # Bt[j, k] = B[k, j], zero for K <= k < Kp.
-    _pack_bt(g, module, elem, vl, N, K, Kp, B, rsb, csb, bt)
-    ctx = _store_fields(g, {"M": M, "N": N, "K": K, "Kp": Kp, "A": A, "rsa": rsa, "Bt": bt, "C": C, "ldc": ldc,
-                            "acc": acc}, _DOT, _DOT_PTRS)
-    b.call(pfor, [dot, ctx, b.sdiv(b.add(M, g.i(R - 1)), g.i(R)), nthreads])
-    b.call(free, [bt])
+    # Items: P column parts × S row shares, one per thread (each packs its own columns of B; the
+    # pack costs ~2 µs of a 100x784x10 product's 18, and B rows packed by one core and read by the
+    # other cost more). A small A is split by columns first (no row of A is needed by one thread
+    # only, and each reads it from its own cache); a large one by rows.
+    one = b.icmp_signed("<=", nthreads, g.i(1))
+    small = b.icmp_signed("<=", b.mul(b.mul(M, K), g.i(esize)), g.i(DOT_COLUMN_SPLIT_BYTES))
+    groups = b.sdiv(b.add(N, g.i(CCd - 1)), g.i(CCd))
+    parts = b.select(one, g.i(1), b.select(small, g.imin(groups, nthreads), g.i(1)))
+    want = b.sdiv(b.add(nthreads, b.sub(parts, g.i(1))), parts)
+    shares = b.select(one, g.i(1), g.imin(want, b.sdiv(b.add(M, g.i(R - 1)), g.i(R))))
+    ctx = _store_fields(g, {"M": M, "N": N, "K": K, "Kp": Kp, "A": A, "rsa": rsa, "B": B, "rsb": rsb, "csb": csb,
+                            "C": C, "ldc": ldc, "acc": acc, "P": parts, "S": shares}, _DOT, _DOT_PTRS)
+    b.call(pfor, [dot, ctx, b.mul(parts, shares), nthreads])
     b.branch(done)
 
     b.position_at_end(o_bb)
@@ -323,8 +401,16 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
     b.position_at_end(outer_bb)
     octx = _store_fields(g, {"M": M, "N": N, "K": K, "A": A, "csa": csa, "B": B, "rsb": rsb, "csb": csb, "C": C,
                              "ldc": ldc, "acc": acc}, _OUTER, _OUTER_PTRS)
-    b.call(pfor, [outer, octx, b.sdiv(b.add(M, g.i(V * vl - 1)), g.i(V * vl)), nthreads])
-    b.branch(done)
+    for i, (outer, V, CC) in enumerate(outers):
+        last = i == len(outers) - 1
+        if not last:
+            this_bb, next_bb = f.append_basic_block(f"outer{CC}"), f.append_basic_block("outer.wider")
+            b.cbranch(b.icmp_signed("<=", N, g.i(CC)), this_bb, next_bb)
+            b.position_at_end(this_bb)
+        b.call(pfor, [outer, octx, b.sdiv(b.add(M, g.i(V * vl - 1)), g.i(V * vl)), nthreads])
+        b.branch(done)
+        if not last:
+            b.position_at_end(next_bb)
 
     b.position_at_end(n_bb)
     b.call(fallback, list(f.args))

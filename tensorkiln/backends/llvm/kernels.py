@@ -30,9 +30,10 @@ _pending: dict[str, "tiering._Job"] = {}  # optimized kernel libraries being com
 KERNEL_DTYPES = {"f32": ir.FloatType, "f64": ir.DoubleType}
 
 
-def kernel_library_ir(kind: str, features: str) -> str:
+def kernel_library_ir(kind: str, features: str, lean: bool = False) -> str:
     """The LLVM IR of one kernel library: ``f32``/``f64`` (the blocked GEMM, ``tk_gemm_T``) or
-    ``skinny-f32``/``skinny-f64`` (the narrow-output kernels, ``tk_gemm_skinny_T``)."""
+    ``skinny-f32``/``skinny-f64`` (the narrow-output kernels, ``tk_gemm_skinny_T``; ``lean``: their
+    small tier-0 form)."""
     dtype = kind.split("-")[-1]
     m = ir.Module(name=f"tensorkiln_kernels_{kind}")
     tm = host_target_machine()
@@ -40,7 +41,7 @@ def kernel_library_ir(kind: str, features: str) -> str:
     m.data_layout = str(tm.target_data)
     elem = KERNEL_DTYPES[dtype]()
     if kind.startswith("skinny-"):
-        skinny_function(m, elem, config_for(features, 32 if dtype == "f32" else 64), internal=False)
+        skinny_function(m, elem, config_for(features, 32 if dtype == "f32" else 64), internal=False, lean=lean)
     else:
         gemm_function(m, elem, features, internal=False)
     return str(m)
@@ -99,12 +100,16 @@ def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
         # replace them in LLVM's symbol table when ready, so modules compiled after that (the
         # tier-1 model code among them: the queue is in order) call those. Code already linked
         # to the tier-0 kernels keeps calling them: they stay loaded for the process's life.
-        text = build_ir()
+        # The skinny kernels' tier 0 is their lean form (a sixth of the code, the first LLVM work of
+        # a cold softmax regression): the full IR is then generated on the tier-1 thread.
+        lean = kind.startswith("skinny-")
+        text = build_ir(lean=True) if lean else build_ir()
         tier0 = JitModule(text, opt_level=0, unroll=False, codegen_level=0)
         register(tier0)
         _tier0.append(tier0)
-        _pending[kind] = tiering.submit(lambda: JitModule(text, opt_level=level, unroll=unroll, codegen_level=codegen),
-                                        install)
+        _pending[kind] = tiering.submit(
+            lambda: JitModule(build_ir() if lean else text, opt_level=level, unroll=unroll, codegen_level=codegen),
+            install)
     else:
         install(JitModule(build_ir(), opt_level=level, unroll=unroll, codegen_level=codegen))
     if kind == "runtime":
@@ -176,7 +181,8 @@ def ensure_kernels(dtypes, cache=None, optimized: bool = False) -> None:  # dtyp
         for kind in dtypes:
             # The blocked GEMM hands narrow products to the skinny kernels: those come first.
             for need in ([f"skinny-{kind}", kind] if not kind.startswith("skinny-") else [kind]):
-                _library(need, lambda: kernel_library_ir(need, host_features()), [_symbol(need)], cache)
+                _library(need, lambda lean=False, need=need: kernel_library_ir(need, host_features(), lean), [_symbol(need)],
+                         cache)
                 if need in _pending:
                     wait.append(_pending[need])
     if optimized:
