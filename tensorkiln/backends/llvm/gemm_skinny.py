@@ -293,21 +293,33 @@ def _naive(module: ir.Module, elem) -> ir.Function:
 def _pack_bt(g: _Gen, module: ir.Module, elem, vl: int, N, K, Kp, B, rsb, csb, bt, lean: bool = False) -> None:
     """Bt[j, k] = B[k, j] for j < N, k < Kp (zero for k >= K): the dot layout's B rows. A row-major
     B of at most vl columns (``x @ W``) goes vl rows at a time, each a masked vector load,
-    transposed in registers (the shared block transpose); one element at a time cost ~1.4 cycles
-    each, 3 of the ~20 µs of the softmax regression's 100x784x10 product on one thread. A
-    transposed B (``rsb == 1``) is copied a vector at a time; other strides element by element."""
-    from .gemm_pack import _vec_intrinsics, lanes_below
+    transposed in registers; one element at a time cost ~1.4 cycles each, 3 of the ~20 µs of the
+    softmax regression's 100x784x10 product on one thread (a masked gather per column of 16
+    elements, ~3.5 µs). A transposed B (``rsb == 1``) is copied a vector at a time; other strides
+    element by element."""
+    from .gemm_pack import _vec_intrinsics, lanes_below, transpose
 
     b = g.b
-    vt, _, mload, _ = _vec_intrinsics(module, elem, vl)
+    vt, mt, mload, _ = _vec_intrinsics(module, elem, vl)
     esize = 4 if isinstance(elem, ir.FloatType) else 8
 
     def by_rows() -> None:
-        tblock = _tblock(module, elem, vl)
+        # Inline (not the shared block transpose, whose call and masked stores cost ~0.5 µs more
+        # per 784x10 pack): the rows of B are masked loads of N lanes, transposed in registers.
+        cols = lanes_below(b, vl, N)
+        none = ir.Constant(mt, [0] * vl)
+        zero_v = ir.Constant(vt, [0.0] * vl)
         with g.loop(0, Kp, vl, name="pk") as k0:
-            # rows k0 … k0+vl-1 of B (zero past K), N lanes each, become bt's columns k0 … k0+vl-1
-            src = b.gep(B, [b.mul(k0, rsb)], source_etype=elem)  # not inbounds: past B in the tail
-            b.call(tblock, [src, rsb, N, b.sub(K, k0), g.gep(bt, k0), Kp])
+            rows = []
+            for t in range(vl):
+                k = b.add(k0, g.i(t))
+                m = b.select(b.icmp_signed("<", k, K), cols, none)
+                p = b.gep(B, [b.mul(k, rsb)], source_etype=elem)  # not inbounds: past B when masked off
+                rows.append(b.call(mload, [p, ir.Constant(I32, esize), m, zero_v]))
+            out = transpose(b, rows, vl)
+            for j in range(vl):
+                with b.if_then(b.icmp_signed("<", g.i(j), N)):
+                    b.store(out[j], g.gep(bt, b.add(b.mul(g.i(j), Kp), k0)), align=esize)
 
     def by_columns() -> None:
         # Bt's rows are B's columns; with rsb == 1 they are contiguous: copied a vector at a time
