@@ -9,12 +9,13 @@ cannot be split across threads. Two layouts fix that by vectorizing along anothe
   vectors for ``R·CC`` FMAs, and lanes are summed once at the end.
 * **outer** (A's columns contiguous, ``rsa == 1``, as in ``xᵀ @ g`` for a weight gradient): vectors
   run along M; each step loads ``V`` vectors of A's column k and broadcasts ``CC`` scalars of B's
-  row k. The ``V·vl × CC`` block is stored through a small stack tile, element by element, since
-  C's column is strided.
+  row k. The ``V·vl × CC`` block is transposed into rows (C's rows are contiguous) and stored a
+  masked row at a time.
 
-Both split M into blocks that run on the thread pool when the product is large enough. Edges use
-masked loads (dot: the K tail; outer: the M tail) and clamped column indices, and only valid
-outputs are stored.
+Outer splits M into blocks that run on the thread pool when the product is large enough; dot
+runs one item per thread, each a part of B's columns and a share of A's rows, and each packs its
+own columns of B. Edges use masked loads (dot: the K tail; outer: the M tail) and clamped column
+indices, and only valid outputs are stored.
 """
 from __future__ import annotations
 
@@ -172,7 +173,7 @@ _OUTER_PTRS = ("A", "B", "C")
 
 def _tblock(module: ir.Module, elem, vl: int) -> ir.Function:
     """The module's one ``vl × vl`` block transpose (gemm_pack's, with the destination's row stride
-    an argument), for the dot layout's packing of B and the outer layout's write-back."""
+    an argument), for the outer layout's write-back."""
     from .gemm_pack import _transpose_block
 
     suffix = f"skinny.{_tname(elem)}"
@@ -357,9 +358,9 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
     (the softmax regression) never compiles or loads the blocked kernels.
 
     ``lean``: the same layouts with one accumulator and element-by-element packing and write-back,
-    a sixth of the code: the tier-0 library of a cold process, which LLVM compiles unoptimized in
-    ~5 instead of ~30 ms, and which runs a 100x784x10 product in ~0.2 ms until the optimized
-    library replaces it (tiering.py)."""
+    a fifth of the IR: the tier-0 library of a cold process, generated and compiled unoptimized in
+    ~14 instead of ~53 ms, which runs a 100x784x10 product in ~0.21 ms (the full library
+    unoptimized: 0.05 ms) until the optimized library replaces it (tiering.py)."""
     from .parallel import parallel_for
 
     existing = module.globals.get(skinny_name(elem))
@@ -368,8 +369,8 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
     t = _tname(elem)
     vl = cfg.vl
     (R, CCd), outer_shapes = ((1, 1), ((1, 1),)) if lean else skinny_shapes(cfg, 32 if t == "f32" else 64)
-    # The entry first: its B-packing loop is hot in the dot layout, and where it lands in the
-    # object must not depend on the size of the kernels defined after it (a few bytes' shift of
+    # The entry first: where it lands in the object then does not depend on the size of the
+    # kernels defined after it (when it held the dot layout's B-packing loop, a few bytes' shift of
     # that loop measured 10% on a 100x10x784 product).
     f = existing or ir.Function(module, ir.FunctionType(ir.VoidType(), GEMM_ARGS), name=skinny_name(elem))
     dot = _dot_body(module, elem, vl, R, CCd, lean)
