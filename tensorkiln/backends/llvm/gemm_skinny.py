@@ -322,6 +322,41 @@ def _pack_bt(g: _Gen, module: ir.Module, elem, vl: int, N, K, Kp, B, rsb, csb, b
                 with b.if_then(b.icmp_signed("<", g.i(j), N)):
                     b.store(out[j], g.gep(bt, b.add(b.mul(g.i(j), Kp), k0)), align=esize)
 
+    def by_half_rows() -> None:
+        # N <= vl/2: the rows of B are masked loads of half a vector; rows t and t + vl/2 share one
+        # vector (low and high half), so one transpose of vl/2 × vl/2 blocks inside each half (3
+        # stages of 8 shuffles for f32 on AVX-512, instead of 4 of 16) leaves column j's vl values
+        # in vector j. The softmax regression's column parts of 5 (two threads) take this path.
+        h = vl // 2
+        ht, hmt = ir.VectorType(elem, h), ir.VectorType(I1, h)
+        hload = _declare(module, f"llvm.masked.load.v{h}{_tname(elem)}.p0", ht, [PTR, I32, hmt, ht])
+        cols = lanes_below(b, h, N)
+        none = ir.Constant(hmt, [0] * h)
+        zero_h = ir.Constant(ht, [0.0] * h)
+        both = ir.Constant(ir.VectorType(I32, vl), list(range(vl)))
+        with g.loop(0, Kp, vl, name="pk") as k0:
+            halves = []
+            for t in range(vl):
+                k = b.add(k0, g.i(t))
+                m = b.select(b.icmp_signed("<", k, K), cols, none)
+                p = b.gep(B, [b.mul(k, rsb)], source_etype=elem)  # not inbounds: past B when masked off
+                halves.append(b.call(hload, [p, ir.Constant(I32, esize), m, zero_h]))
+            rows = [b.shuffle_vector(halves[t], halves[t + h], both) for t in range(h)]
+            bit = 1
+            while bit < h:
+                lo_mask = [(c & h) + ((c % h) & ~bit) + (vl if c & bit else 0) for c in range(vl)]
+                hi_mask = [(c & h) + ((c % h) | bit) + (vl if c & bit else 0) for c in range(vl)]
+                for i in range(h):
+                    if i & bit:
+                        continue
+                    j = i | bit
+                    rows[i], rows[j] = (b.shuffle_vector(rows[i], rows[j], ir.Constant(ir.VectorType(I32, vl), lo_mask)),
+                                        b.shuffle_vector(rows[i], rows[j], ir.Constant(ir.VectorType(I32, vl), hi_mask)))
+                bit <<= 1
+            for j in range(h):
+                with b.if_then(b.icmp_signed("<", g.i(j), N)):
+                    b.store(rows[j], g.gep(bt, b.add(b.mul(g.i(j), Kp), k0)), align=esize)
+
     def by_columns() -> None:
         # Bt's rows are B's columns; with rsb == 1 they are contiguous: copied a vector at a time
         step = b.select(b.icmp_signed("==", rsb, g.i(1)), g.i(vl), g.i(1))
@@ -346,7 +381,14 @@ def _pack_bt(g: _Gen, module: ir.Module, elem, vl: int, N, K, Kp, B, rsb, csb, b
         return
     with b.if_else(b.and_(b.icmp_signed("==", csb, g.i(1)), b.icmp_signed("<=", N, g.i(vl)))) as (then, otherwise):
         with then:
-            by_rows()
+            if vl >= 8:
+                with b.if_else(b.icmp_signed("<=", N, g.i(vl // 2))) as (half, whole):
+                    with half:
+                        by_half_rows()
+                    with whole:
+                        by_rows()
+            else:
+                by_rows()
         with otherwise:
             by_columns()
 
