@@ -44,6 +44,35 @@ def _lane_mask(b: ir.IRBuilder, vl: int, valid: ir.Value) -> ir.Value:
     return b.icmp_signed("<", ir.Constant(it, list(range(vl))), _splat(b, it, valid))
 
 
+def _lane_sums(b: ir.IRBuilder, vecs: list[ir.Value], vl: int) -> ir.Value:
+    """One vector whose lane i holds the sum of ``vecs[i]``'s lanes (i < len(vecs) <= vl; the other
+    lanes 0). A halving tree: each level pairs the vectors up and adds the first halves of every
+    item's lane segment to the second halves, so a vector holds twice the items in half the lanes
+    each — 2·log2(vl) shuffles and log2(vl) adds for up to two items a level, where a reduction per
+    vector costs as many for one (5 sums: 21 operations instead of 40, and no trip through memory)."""
+    vt = vecs[0].type
+    zero = ir.Constant(vt, [0.0] * vl)
+    it = ir.VectorType(I32, vl)
+    items, seg = list(vecs), vl  # each vector holds vl // seg items, seg lanes each
+    while seg > 1:
+        half = seg // 2
+        per = vl // seg  # items per vector now
+        lo_idx, hi_idx = [], []
+        for src in range(2):  # items of the first vector, then of the second
+            for item in range(per):
+                base = src * vl + item * seg
+                lo_idx += [base + t for t in range(half)]
+                hi_idx += [base + half + t for t in range(half)]
+        nxt = []
+        for i in range(0, len(items), 2):
+            x = items[i]
+            y = items[i + 1] if i + 1 < len(items) else zero
+            nxt.append(b.fadd(b.shuffle_vector(x, y, ir.Constant(it, lo_idx)),
+                              b.shuffle_vector(x, y, ir.Constant(it, hi_idx)), flags=("reassoc",)))
+        items, seg = nxt, half
+    return items[0]
+
+
 def _fields(b: ir.IRBuilder, ctx: ir.Value, names: tuple[str, ...], ptrs: tuple[str, ...]) -> dict[str, ir.Value]:
     st = ir.LiteralStructType([PTR if n in ptrs else I64 for n in names])
     return {n: b.load(b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, i)], inbounds=True, source_etype=st),
@@ -98,20 +127,19 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
     columns of B into contiguous rows first (so a thread reads no B rows another core wrote) and
     then computes every block × column group of its share. ``lean``: B is packed element by element
     (no block transpose: less code for tier 0)."""
-    from .parallel import opaque
+    from .gemm_pack import _vec_intrinsics, lanes_below
 
     h = _Body(module, elem, vl, "dot", _DOT, _DOT_PTRS, R, CC)
     f, lo, hi, g, b, v, vt = h.f, h.lo, h.hi, h.g, h.b, h.v, h.vt
     fma, mload, zero_v, accs = h.fma, h.mload, h.zero_v, h.accs
-    hsum = _declare(module, f"llvm.vector.reduce.fadd.v{vl}{h.t}", elem, [elem, vt])
+    _, mt, _, mstore = _vec_intrinsics(module, elem, vl)
+    none = ir.Constant(mt, [0] * vl)
     malloc, free = declare_scratch(module)
     K, Kp, M, N, P, S = v["K"], v["Kp"], v["M"], v["N"], v["P"], v["S"]
     esize = 4 if h.t == "f32" else 8
     kfull = b.mul(b.sdiv(K, g.i(vl)), g.i(vl))
     tail = b.sub(K, kfull)
     tail_mask = _lane_mask(b, vl, tail)
-    sums_t = ir.ArrayType(vt, R * CC)
-    sums = opaque(b, g.alloca(sums_t, "sums"))
     accumulate = b.icmp_signed("!=", v["acc"], g.i(0))
     blocks = b.sdiv(b.add(M, g.i(R - 1)), g.i(R))
     groups = b.sdiv(b.add(N, g.i(CC - 1)), g.i(CC))
@@ -150,18 +178,18 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
                     step(k, False)
                 with b.if_then(b.icmp_signed(">", tail, g.i(0))):
                     step(kfull, True)
-                # The block's sums leave through a stack tile and one loop over the valid outputs: the
-                # same reductions as R·CC guarded copies, in a fraction of the code LLVM compiles.
+                # Each row's CC sums land in one vector (lanes 0…CC-1), stored as a masked row of C;
+                # C's old rows are all read first (a masked load right after an overlapping masked
+                # store waits for it). Rows past the edge are masked off entirely.
+                colmask = lanes_below(b, vl, cols)
+                masks = [b.select(b.icmp_signed("<", g.i(r), rows), colmask, none) for r in range(R)]
+                dsts = [g.gep(v["C"], b.add(b.mul(b.add(i0, g.i(r)), v["ldc"]), j0)) for r in range(R)]
+                olds = [b.call(mload, [dsts[r], ir.Constant(I32, esize), b.select(accumulate, masks[r], none), zero_v])
+                        for r in range(R)]
                 for r in range(R):
-                    for c in range(CC):
-                        b.store(b.load(accs[r][c]), b.gep(sums, [g.i(0), g.i(r * CC + c)], inbounds=True, source_etype=sums_t))
-                with g.loop(0, rows, name="er") as r:
-                    crow = b.add(b.mul(b.add(i0, r), v["ldc"]), j0)
-                    with g.loop(0, cols, name="ec") as c:
-                        acc_v = b.load(b.gep(sums, [g.i(0), b.add(b.mul(r, g.i(CC)), c)], inbounds=True, source_etype=sums_t), typ=vt)
-                        s = b.call(hsum, [ir.Constant(elem, 0.0), acc_v], fastmath=("reassoc",))
-                        dst = g.gep(v["C"], b.add(crow, c))
-                        b.store(b.select(accumulate, b.fadd(g.ld(dst), s), s), dst)
+                    red = _lane_sums(b, [b.load(accs[r][c]) for c in range(CC)], vl)
+                    b.call(mstore, [b.select(accumulate, b.fadd(olds[r], red), red), dsts[r], ir.Constant(I32, esize),
+                                    masks[r]])
         b.call(free, [bt])
     b.ret_void()
     return f
