@@ -427,10 +427,11 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
     plain loop. It needs nothing from the blocked GEMM, so a model whose products are all narrow
     (the softmax regression) never compiles or loads the blocked kernels.
 
-    ``lean``: the same layouts with one accumulator and element-by-element packing and write-back,
-    a fifth of the IR: the tier-0 library of a cold process, generated and compiled unoptimized in
-    ~14 instead of ~53 ms, which runs a 100x784x10 product in ~0.21 ms (the full library
-    unoptimized: 0.05 ms) until the optimized library replaces it (tiering.py)."""
+    ``lean``: the same layouts with four accumulators (one row or vector × four columns) and
+    element-by-element packing and write-back, a fifth of the IR: the tier-0 library of a cold
+    process, generated and compiled unoptimized in ~20 instead of ~80 ms, which runs a 100x784x10
+    product in ~0.10 ms (the full library unoptimized: ~0.05 ms; one accumulator: ~0.21 ms) until the
+    optimized library replaces it (tiering.py)."""
     from .parallel import parallel_for
 
     existing = module.globals.get(skinny_name(elem))
@@ -438,7 +439,7 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
         return existing
     t = _tname(elem)
     vl = cfg.vl
-    (R, CCd), outer_shapes = ((1, 1), ((1, 1),)) if lean else skinny_shapes(cfg, 32 if t == "f32" else 64)
+    (R, CCd), outer_shapes = ((1, 4), ((1, 4),)) if lean else skinny_shapes(cfg, 32 if t == "f32" else 64)
     # The entry first: where it lands in the object then does not depend on the size of the
     # kernels defined after it (when it held the dot layout's B-packing loop, a few bytes' shift of
     # that loop measured 10% on a 100x10x784 product).
