@@ -11,3 +11,16 @@ def test_benchmarks_quick_smoke():
     assert r.returncode == 0, r.stderr[-3000:]
     for row in ("chain", "sgemm", "softmax train step", "mlp train step", "Session.run"):
         assert row in r.stdout, r.stdout
+
+
+def test_skinny_and_step_scripts_smoke():
+    """benchmarks/skinny.py checks each product against numpy before timing it (an assertion: a
+    wrong kernel fails here); step_medians.py prints its seven medians."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "skinny.py"), "20,40,3,n,1", "40,20,7,t,2,a"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("GFLOP/s") == 2, r.stdout
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "step_medians.py"), "softmax"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.startswith("softmax: ") and "median" in r.stdout, r.stdout
