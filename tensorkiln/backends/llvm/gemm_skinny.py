@@ -129,6 +129,7 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
     (no block transpose: less code for tier 0)."""
     from .gemm_pack import _vec_intrinsics, lanes_below
 
+    assert CC <= vl, "a row's CC sums share one vector"
     h = _Body(module, elem, vl, "dot", _DOT, _DOT_PTRS, R, CC)
     f, lo, hi, g, b, v, vt = h.f, h.lo, h.hi, h.g, h.b, h.v, h.vt
     fma, mload, zero_v, accs = h.fma, h.mload, h.zero_v, h.accs
@@ -183,7 +184,9 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
                 # store waits for it). Rows past the edge are masked off entirely.
                 colmask = lanes_below(b, vl, cols)
                 masks = [b.select(b.icmp_signed("<", g.i(r), rows), colmask, none) for r in range(R)]
-                dsts = [g.gep(v["C"], b.add(b.mul(b.add(i0, g.i(r)), v["ldc"]), j0)) for r in range(R)]
+                # (rows past the edge address the last valid row: an in-bounds pointer, never used)
+                dsts = [g.gep(v["C"], b.add(b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), v["ldc"]), j0))
+                        for r in range(R)]
                 olds = [b.call(mload, [dsts[r], ir.Constant(I32, esize), b.select(accumulate, masks[r], none), zero_v])
                         for r in range(R)]
                 for r in range(R):
