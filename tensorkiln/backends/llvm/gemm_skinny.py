@@ -332,26 +332,32 @@ def _pack_bt(g: _Gen, module: ir.Module, elem, vl: int, N, K, Kp, B, rsb, csb, b
     from .gemm_pack import _vec_intrinsics, lanes_below, transpose
 
     b = g.b
-    vt, mt, mload, _ = _vec_intrinsics(module, elem, vl)
+    vt, _, mload, _ = _vec_intrinsics(module, elem, vl)
     esize = 4 if isinstance(elem, ir.FloatType) else 8
+
+    def b_rows(k0, lanes: int, load) -> list[ir.Value]:
+        """Rows k0 … k0+vl-1 of B, N of ``lanes`` lanes each (zero past K)."""
+        cols = lanes_below(b, lanes, N)
+        none = ir.Constant(ir.VectorType(I1, lanes), [0] * lanes)
+        zero = ir.Constant(ir.VectorType(elem, lanes), [0.0] * lanes)
+        rows = []
+        for t in range(vl):
+            k = b.add(k0, g.i(t))
+            m = b.select(b.icmp_signed("<", k, K), cols, none)
+            p = b.gep(B, [b.mul(k, rsb)], source_etype=elem)  # not inbounds: past B when masked off
+            rows.append(b.call(load, [p, ir.Constant(I32, esize), m, zero]))
+        return rows
+
+    def store_columns(out: list[ir.Value], k0) -> None:
+        for j, vec in enumerate(out):
+            with b.if_then(b.icmp_signed("<", g.i(j), N)):
+                b.store(vec, g.gep(bt, b.add(b.mul(g.i(j), Kp), k0)), align=esize)
 
     def by_rows() -> None:
         # Inline (not the shared block transpose, whose call and masked stores cost ~0.5 µs more
         # per 784x10 pack): the rows of B are masked loads of N lanes, transposed in registers.
-        cols = lanes_below(b, vl, N)
-        none = ir.Constant(mt, [0] * vl)
-        zero_v = ir.Constant(vt, [0.0] * vl)
         with g.loop(0, Kp, vl, name="pk") as k0:
-            rows = []
-            for t in range(vl):
-                k = b.add(k0, g.i(t))
-                m = b.select(b.icmp_signed("<", k, K), cols, none)
-                p = b.gep(B, [b.mul(k, rsb)], source_etype=elem)  # not inbounds: past B when masked off
-                rows.append(b.call(mload, [p, ir.Constant(I32, esize), m, zero_v]))
-            out = transpose(b, rows, vl)
-            for j in range(vl):
-                with b.if_then(b.icmp_signed("<", g.i(j), N)):
-                    b.store(out[j], g.gep(bt, b.add(b.mul(g.i(j), Kp), k0)), align=esize)
+            store_columns(transpose(b, b_rows(k0, vl, mload), vl), k0)
 
     def by_half_rows() -> None:
         # N <= vl/2: the rows of B are masked loads of half a vector; rows t and t + vl/2 share one
@@ -361,17 +367,9 @@ def _pack_bt(g: _Gen, module: ir.Module, elem, vl: int, N, K, Kp, B, rsb, csb, b
         h = vl // 2
         ht, hmt = ir.VectorType(elem, h), ir.VectorType(I1, h)
         hload = _declare(module, f"llvm.masked.load.v{h}{_tname(elem)}.p0", ht, [PTR, I32, hmt, ht])
-        cols = lanes_below(b, h, N)
-        none = ir.Constant(hmt, [0] * h)
-        zero_h = ir.Constant(ht, [0.0] * h)
         both = ir.Constant(ir.VectorType(I32, vl), list(range(vl)))
         with g.loop(0, Kp, vl, name="pk") as k0:
-            halves = []
-            for t in range(vl):
-                k = b.add(k0, g.i(t))
-                m = b.select(b.icmp_signed("<", k, K), cols, none)
-                p = b.gep(B, [b.mul(k, rsb)], source_etype=elem)  # not inbounds: past B when masked off
-                halves.append(b.call(hload, [p, ir.Constant(I32, esize), m, zero_h]))
+            halves = b_rows(k0, h, hload)
             rows = [b.shuffle_vector(halves[t], halves[t + h], both) for t in range(h)]
             bit = 1
             while bit < h:
@@ -384,9 +382,7 @@ def _pack_bt(g: _Gen, module: ir.Module, elem, vl: int, N, K, Kp, B, rsb, csb, b
                     rows[i], rows[j] = (b.shuffle_vector(rows[i], rows[j], ir.Constant(ir.VectorType(I32, vl), lo_mask)),
                                         b.shuffle_vector(rows[i], rows[j], ir.Constant(ir.VectorType(I32, vl), hi_mask)))
                 bit <<= 1
-            for j in range(h):
-                with b.if_then(b.icmp_signed("<", g.i(j), N)):
-                    b.store(rows[j], g.gep(bt, b.add(b.mul(g.i(j), Kp), k0)), align=esize)
+            store_columns(rows[:h], k0)
 
     def by_columns() -> None:
         # Bt's rows are B's columns; with rsb == 1 they are contiguous: copied a vector at a time
