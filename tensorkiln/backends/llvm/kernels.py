@@ -100,7 +100,7 @@ def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
         # replace them in LLVM's symbol table when ready, so modules compiled after that (the
         # tier-1 model code among them: the queue is in order) call those. Code already linked
         # to the tier-0 kernels keeps calling them: they stay loaded for the process's life.
-        # The skinny kernels' tier 0 is their lean form (a sixth of the code, the first LLVM work of
+        # The skinny kernels' tier 0 is their lean form (a fifth of the IR, the first LLVM work of
         # a cold softmax regression): the full IR is then generated on the tier-1 thread.
         lean = kind.startswith("skinny-")
         text = build_ir(lean=True) if lean else build_ir()
