@@ -225,7 +225,8 @@ def _outer_body(module: ir.Module, elem, vl: int, V: int, CC: int, lean: bool = 
     _, _, _, mstore = _vec_intrinsics(module, elem, vl)
     tblock = None if lean else _tblock(module, elem, vl)
     tile_t = ir.ArrayType(elem, vl * vl)
-    cols_tile, tile, old_tile = (opaque(b, g.alloca(tile_t, n)) for n in ("cols", "rows", "old"))
+    cols_tile = opaque(b, g.alloca(tile_t, "cols"))
+    tile, old_tile = (None, None) if lean else (opaque(b, g.alloca(tile_t, n)) for n in ("rows", "old"))
     M, N, K = v["M"], v["N"], v["K"]
     rows_per = V * vl
     accumulate = b.icmp_signed("!=", v["acc"], g.i(0))

@@ -70,9 +70,10 @@ def kernels_used(llvm_ir: str) -> list[str]:
 OPT = {"skinny": (LIGHT, False, 3), "blocked": (3, True, 3), "runtime": (0, False, 0)}
 
 
-def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
+def _library(kind: str, build_ir, symbols: list[str], cache, build_tier0=None) -> None:
     """Compile (or load from the disk cache) one library once per process and register its
-    symbols with LLVM, so JIT modules that only declare them resolve to it."""
+    symbols with LLVM, so JIT modules that only declare them resolve to it. ``build_tier0``: the
+    IR of a smaller form for tier 0 (then ``build_ir`` runs on the tier-1 thread)."""
     if kind in _libraries:
         return
     from ... import __version__
@@ -100,15 +101,13 @@ def _library(kind: str, build_ir, symbols: list[str], cache) -> None:
         # replace them in LLVM's symbol table when ready, so modules compiled after that (the
         # tier-1 model code among them: the queue is in order) call those. Code already linked
         # to the tier-0 kernels keeps calling them: they stay loaded for the process's life.
-        # The skinny kernels' tier 0 is their lean form (a fifth of the IR, the first LLVM work of
-        # a cold softmax regression): the full IR is then generated on the tier-1 thread.
-        lean = kind.startswith("skinny-")
-        text = build_ir(lean=True) if lean else build_ir()
+        text = build_ir() if build_tier0 is None else build_tier0()
         tier0 = JitModule(text, opt_level=0, unroll=False, codegen_level=0)
         register(tier0)
         _tier0.append(tier0)
         _pending[kind] = tiering.submit(
-            lambda: JitModule(build_ir() if lean else text, opt_level=level, unroll=unroll, codegen_level=codegen),
+            lambda: JitModule(text if build_tier0 is None else build_ir(), opt_level=level, unroll=unroll,
+                              codegen_level=codegen),
             install)
     else:
         install(JitModule(build_ir(), opt_level=level, unroll=unroll, codegen_level=codegen))
@@ -181,8 +180,11 @@ def ensure_kernels(dtypes, cache=None, optimized: bool = False) -> None:  # dtyp
         for kind in dtypes:
             # The blocked GEMM hands narrow products to the skinny kernels: those come first.
             for need in ([f"skinny-{kind}", kind] if not kind.startswith("skinny-") else [kind]):
-                _library(need, lambda lean=False, need=need: kernel_library_ir(need, host_features(), lean), [_symbol(need)],
-                         cache)
+                # (each lambda binds its ``need``: the tier-1 one runs after the loop moved on)
+                build = [lambda need=need, lean=lean: kernel_library_ir(need, host_features(), lean) for lean in (False, True)]
+                # The skinny kernels' tier 0 is their lean form (a fifth of the IR, the first LLVM
+                # work of a cold softmax regression).
+                _library(need, build[0], [_symbol(need)], cache, build[1] if need.startswith("skinny-") else None)
                 if need in _pending:
                     wait.append(_pending[need])
     if optimized:
