@@ -23,7 +23,7 @@ import llvmlite
 from ..backends.llvm import tiering
 from ..backends.llvm.codegen import abi_symbols, bounds_check_enabled, default_threads
 from ..backends.llvm.jit import JitModule, compile_object
-from ..backends.llvm.kernels import ensure_kernels, join_prefetch, kernels_used, prefetch_runtime
+from ..backends.llvm.kernels import ensure_kernels, join_prefetch, kernels_used, prefetch_runtime, warm_up
 from ..backends.llvm.target import MODEL_LSR, MODEL_UNROLL, host_features_key
 from ..compiler.passes.base import AfterPassHook
 from ..ir.core import Function, Module
@@ -340,3 +340,8 @@ def _compile_graph_module(graph: Module, source_name: str, after_pass: AfterPass
         stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(source_name).stem or "module")
         _dump(dump_dir, stem, entries)
     return CompiledModule(entries, source_name, from_cache)
+
+
+# Every process that imports the runtime goes on to compile or to load cached code: the LLVM set-up
+# for that starts now, beside the rest of the import (kernels.warm_up).
+warm_up()
