@@ -176,12 +176,14 @@ print(f"{ti - t0:.5f} {t1 - ti:.5f} {t2 - t1:.5f}")
 """
 
 
+PROCESSES = 3  # fresh processes per start-up figure (the median is reported)
+
 KERNELS_ONLY = "import tensorkiln\nfrom tensorkiln.backends.llvm.kernels import ensure_kernels\n" \
     "from tensorkiln.runtime.cache import DiskCache\nensure_kernels(['f32'], DiskCache())\n"
 
 
 def compile_rows(have: dict) -> list[tuple[str, dict[str, float]]]:
-    """Fresh processes with Python's bytecode cached, as in an installed package (this machine's
+    """Fresh processes (the median of ``PROCESSES``) with Python's bytecode cached, as in an installed package (this machine's
     environment sets PYTHONDONTWRITEBYTECODE, which would add ~0.1 s of compiling tensorkiln's own
     sources to every process): empty disk cache; only the kernel libraries cached; everything cached.
     benchmarks/compile_profile.py splits these figures by stage."""
@@ -199,16 +201,27 @@ def compile_rows(have: dict) -> list[tuple[str, dict[str, float]]]:
             for p in os.listdir(d):
                 os.unlink(os.path.join(d, p))
 
+        def median(samples: list[tuple[float, ...]]) -> tuple[float, ...]:
+            return tuple(float(np.median(col)) for col in zip(*samples))
+
         # A whole cold run first writes the .pyc files, the lazily imported compiler's included
         # (an installed package has them all; compiling them is Python's cost, ~0.07 s, not ours).
         run()
-        clear()
-        cold = run()
-        warm = run()
-        clear()
-        run(KERNELS_ONLY)
-        model = run()
-        jax_cold = run(peers.JAX_COLD) if "jax" in have else None
+        # Each figure is the median of PROCESSES processes (one process's start-up varies by
+        # 10-30% on this VM); a cold process is always followed by a warm one on its cache.
+        colds, warms = [], []
+        for _ in range(PROCESSES):
+            clear()
+            colds.append(run())
+            warms.append(run())
+        cold, warm = median(colds), median(warms)
+        models = []
+        for _ in range(PROCESSES):
+            clear()
+            run(KERNELS_ONLY)
+            models.append(run())
+        model = median(models)
+        jax_cold = median([run(peers.JAX_COLD) for _ in range(PROCESSES)]) if "jax" in have else None
     # COLD prints: import, build the graph + initializer run (compile + run), first train step.
     first_step = {"tensorkiln": cold[2] * 1e6}
     if jax_cold is not None:

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         report_us(*tiny_run_row(have, args.quick))
     if "compile" in rows and not args.quick:
         for title, times in compile_rows(have):
-            print(f"\n{title}: " + ", ".join(f"{k} {v / 1e6:.3f}" for k, v in times.items()))
+            print(f"\n{title}: " + ", ".join(f"{k} {v / 1e6:.4f}" for k, v in times.items()))
     return 0
 
 
