@@ -225,6 +225,8 @@ class _Plan:
         self.fixed: _Runner | None = None  # the runner, once known, when no feed has an unknown rank
         # a single fetched tensor is the common case: its value is the one result (see ``run``)
         self.single_tensor = _is_leaf(fetches) and slots == [(0, 0)] and self.host is None
+        # a single fetched op (a train op) is the other common case: its result is None
+        self.single_op = _is_leaf(fetches) and slots == [(1, 0)] and self.host is None
         self.rebuild = (lambda vals: vals[0]) if _is_leaf(fetches) else _rebuilder(fkey, [0])
 
     def runner(self, sess: "Session", arrays: list) -> "_Runner":
@@ -249,6 +251,8 @@ class _Plan:
         if self.single_tensor:
             out = outs[0]
             return out[()] if out.ndim == 0 else out
+        if self.single_op:
+            return None
         if self.host is not None:  # [tensorkiln.summary hook]
             outs = self.host.finish(outs, arrays)
         vals = [None if kind else _scalarize(outs[i]) for kind, i in self.slots]
@@ -269,6 +273,11 @@ class _Runner:
         self.sources = sig.lowered.symbol_sources
         self.compiled_now = compiled_now
         self.checks = list(sig.lowered.checks)
+        # The variable buffers of the last call and the Session's variable version they were read
+        # at: the buffers are updated in place, so the list only changes when the Session's set of
+        # variable buffers does (``Session._var_version``).
+        self._vars_version = -1
+        self._vars: list = []
         if self.checks:  # only runners with CheckNumerics ops pay for reading their statuses
             self.call = self._checked_call  # type: ignore[method-assign]
 
@@ -321,7 +330,12 @@ class _Runner:
         elif self.touches:
             lock.acquire_read()
         try:
-            var_args, pending = self._var_args(sess) if self.var_nodes else ([], None)
+            if self._vars_version == sess._var_version:
+                var_args, pending = self._vars, None
+            else:
+                var_args, pending = self._var_args(sess) if self.var_nodes else ([], None)
+                if not pending:
+                    self._vars_version, self._vars = sess._var_version, var_args
             args = feeds + var_args + (self._hidden_args(sess, feeds) if self.hidden else [])
             start = time.perf_counter() if run_metadata is not None else 0.0
             try:
@@ -339,6 +353,7 @@ class _Runner:
                 raise cls(None, None, text if text.startswith(self.sig.name) else f"{self.sig.name}: {text}") from None
             if pending:
                 sess._variables.update(pending)
+                sess._var_version += 1
         finally:
             if self.writes:
                 lock.release_write()
@@ -381,6 +396,7 @@ class Session:
         self._target = target or ""
         self._closed = False
         self._variables: dict[Any, np.ndarray] = {}
+        self._var_version = 0  # bumped whenever ``_variables`` changes (see ``_Runner``)
         self._states: dict[Any, np.ndarray] = {}
         self._plans: dict[Any, _Plan] = {}
         self._runners: dict[int, _Runner] = {}
@@ -482,6 +498,7 @@ class Session:
     def close(self) -> None:
         self._closed = True
         self._variables.clear()
+        self._var_version += 1
         self._states.clear()
         self._plans.clear()
         self._runners.clear()
