@@ -24,3 +24,13 @@ def test_skinny_and_step_scripts_smoke():
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.startswith("softmax: ") and "median" in r.stdout, r.stdout
+
+
+def test_warm_start_script_smoke():
+    """benchmarks/warm_start.py runs the cached start-up in fresh processes (asserting each one
+    imported tensorkiln from the checkout it names) and prints the stages' medians."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "warm_start.py"), "--processes", "2",
+                        "--root", str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    med = [line for line in r.stdout.splitlines() if line.startswith("median ")]
+    assert len(med) == 1 and all(k in med[0] for k in ("build", "init run", "train step", "total")), r.stdout
