@@ -273,11 +273,11 @@ class _Runner:
         self.sources = sig.lowered.symbol_sources
         self.compiled_now = compiled_now
         self.checks = list(sig.lowered.checks)
-        # The variable buffers of the last call and the Session's variable version they were read
-        # at: the buffers are updated in place, so the list only changes when the Session's set of
-        # variable buffers does (``Session._var_version``).
-        self._vars_version = -1
-        self._vars: list = []
+        # (the Session's variable version, this runner's variable buffers read at it): buffers are
+        # updated in place, so the list only changes when the Session's set of variable buffers
+        # does (``Session._var_version``). One attribute, replaced whole: runs on other threads
+        # (readers share the lock) see either the old pair or the new one.
+        self._var_cache: tuple[int, list] = (-1, [])
         if self.checks:  # only runners with CheckNumerics ops pay for reading their statuses
             self.call = self._checked_call  # type: ignore[method-assign]
 
@@ -330,12 +330,12 @@ class _Runner:
         elif self.touches:
             lock.acquire_read()
         try:
-            if self._vars_version == sess._var_version:
-                var_args, pending = self._vars, None
-            else:
+            version, var_args = self._var_cache
+            pending = None
+            if version != sess._var_version:
                 var_args, pending = self._var_args(sess) if self.var_nodes else ([], None)
                 if not pending:
-                    self._vars_version, self._vars = sess._var_version, var_args
+                    self._var_cache = (sess._var_version, var_args)
             args = feeds + var_args + (self._hidden_args(sess, feeds) if self.hidden else [])
             start = time.perf_counter() if run_metadata is not None else 0.0
             try:
