@@ -185,9 +185,10 @@ KERNELS_ONLY = "import tensorkiln\nfrom tensorkiln.backends.llvm.kernels import 
 
 
 def compile_rows(have: dict) -> list[tuple[str, dict[str, float]]]:
-    """Fresh processes (the median of ``PROCESSES``) with Python's bytecode cached, as in an installed package (this machine's
-    environment sets PYTHONDONTWRITEBYTECODE, which would add ~0.1 s of compiling tensorkiln's own
-    sources to every process): empty disk cache; only the kernel libraries cached; everything cached.
+    """Fresh processes (each figure the median of ``PROCESSES``) with Python's bytecode cached, as
+    in an installed package (this machine's environment sets PYTHONDONTWRITEBYTECODE, which would
+    add ~0.1 s of compiling tensorkiln's own sources to every process): empty disk cache; only the
+    kernel libraries cached; everything cached.
     benchmarks/compile_profile.py splits these figures by stage."""
     with tempfile.TemporaryDirectory() as pyc, tempfile.TemporaryDirectory() as d:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -217,12 +218,12 @@ def compile_rows(have: dict) -> list[tuple[str, dict[str, float]]]:
             colds.append(run())
             warms.append(run())
         cold, warm = median(colds), median(warms)
-        models = []
+        kernels_cached = []
         for _ in range(PROCESSES):
             clear()
             run(KERNELS_ONLY)
-            models.append(run())
-        model = median(models)
+            kernels_cached.append(run())
+        model = median(kernels_cached)
         jax_cold = median([run(peers.JAX_COLD) for _ in range(PROCESSES)]) if "jax" in have else None
     # COLD prints: import, build the graph, initializer run (compile + run), first train step.
     first_step = {"tensorkiln": cold[3] * 1e6}
