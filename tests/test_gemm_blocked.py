@@ -119,3 +119,56 @@ def test_out_of_memory_still_computes(case):
     if proc.returncode == 3:
         pytest.skip("could not make the allocator refuse just that buffer here")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+_SKINNY_OOM_SCRIPT = textwrap.dedent("""
+    import ctypes, resource, sys
+    import numpy as np
+    from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
+    ensure_kernels(["skinny-f32"], optimized=True)
+    L, P = ctypes.c_int64, ctypes.c_void_p
+    fn = ctypes.CFUNCTYPE(None, L, L, L, P, L, L, P, L, L, P, L, L, L)(
+        _libraries["skinny-f32"].address("tk_gemm_skinny_f32"))
+    alloc = ctypes.CFUNCTYPE(P, L)(_libraries["runtime"].address("tk_scratch_alloc"))
+    free = ctypes.CFUNCTYPE(None, P)(_libraries["runtime"].address("tk_scratch_free"))
+    rng = np.random.default_rng(5)
+    M, N, K = 100, 10, 784          # x @ W: the dot layout, which packs B's columns into rows
+    A = rng.standard_normal((M, K)).astype(np.float32)
+    B = rng.standard_normal((K, N)).astype(np.float32)
+    c0 = rng.standard_normal((M, N)).astype(np.float32)
+    ref = A.astype(np.float64) @ B.astype(np.float64) + {acc} * c0
+    c = c0.copy()
+    bt_bytes = N * K * 4            # (K is a multiple of 16: no padding)
+    def vm():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (vm() + (16 << 20), hard))
+    held = []
+    while len(held) < 10000:        # use up the address space in blocks of the packed B's size
+        p = alloc(bt_bytes)
+        if not p:
+            break
+        held.append(p)
+    if len(held) >= 10000:
+        sys.exit(3)
+    fn(M, N, K, A.ctypes.data, K, 1, B.ctypes.data, N, 1, c.ctypes.data, N, {acc}, 1)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+    for p in held:
+        free(p)
+    err = float(np.abs(c - ref).max())
+    print(err)
+    sys.exit(0 if err <= 2e-5 * (1 + np.sqrt(K) * np.abs(ref).max()) else 1)
+""")
+
+
+@pytest.mark.parametrize("acc", [0, 1])
+def test_skinny_dot_out_of_memory_still_computes(acc):
+    """tk_scratch_alloc returning NULL for the skinny dot layout's packed B: the product is still
+    right (computed unpacked), never a write through a null pointer."""
+    proc = subprocess.run([sys.executable, "-c", _SKINNY_OOM_SCRIPT.format(acc=acc)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "TENSORKILN_NUM_THREADS": "1"})
+    if proc.returncode == 3:
+        pytest.skip("could not make the allocator refuse that buffer here")
+    assert proc.returncode == 0, (proc.returncode, proc.stdout + proc.stderr)

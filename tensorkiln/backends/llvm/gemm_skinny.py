@@ -15,14 +15,15 @@ cannot be split across threads. Two layouts fix that by vectorizing along anothe
 Outer splits M into blocks that run on the thread pool when the product is large enough; dot
 runs one item per thread, each a part of B's columns and a share of A's rows, and each packs its
 own columns of B. Edges use masked loads (dot: the K tail; outer: the M tail) and clamped column
-indices, and only valid outputs are stored.
+indices, and only valid outputs are stored. Running out of memory for the dot layout's packed
+columns is not an error: that part is computed unpacked.
 """
 from __future__ import annotations
 
 import llvmlite.ir as ir
 
 from .scratch import declare_scratch
-from .gemm import GEMM_ARGS, GemmConfig, _declare, _Gen, dot_loops
+from .gemm import GEMM_ARGS, GemmConfig, _declare, _Gen, _unblocked, dot_loops
 
 I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
@@ -125,8 +126,9 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
     """``body(ctx, lo, hi)``: work items ``[lo, hi)``. Item ``p·S + s`` takes column part p of P (a
     run of whole column groups of CC) and row share s of S (a run of R-row blocks); it packs its own
     columns of B into contiguous rows first (so a thread reads no B rows another core wrote) and
-    then computes every block × column group of its share. ``lean``: B is packed element by element
-    (no block transpose: less code for tier 0)."""
+    then computes every block × column group of its share; without memory for the packed columns it
+    computes its share one dot product at a time instead (allocating nothing). ``lean``: B is packed
+    element by element (no block transpose: less code for tier 0)."""
     from .gemm_pack import _vec_intrinsics, lanes_below
 
     assert CC <= vl, "a row's CC sums share one vector"
@@ -150,50 +152,67 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
         jhi = g.imin(b.mul(b.sdiv(b.mul(b.add(part, g.i(1)), groups), P), g.i(CC)), N)
         ncols = b.sub(jhi, jlo)
         bt = b.call(malloc, [b.mul(b.mul(ncols, Kp), g.i(esize))])
-        # bt[j - jlo, k] = B[k, j] for this part's columns, zero for K <= k < Kp.
-        _pack_bt(g, module, elem, vl, ncols, K, Kp, g.gep(v["B"], b.mul(jlo, v["csb"])), v["rsb"], v["csb"], bt, lean)
-        with g.loop(b.sdiv(b.mul(share, blocks), S), b.sdiv(b.mul(b.add(share, g.i(1)), blocks), S), name="blk") as blk:
-            i0 = b.mul(blk, g.i(R))
-            rows = g.imin(b.sub(M, i0), g.i(R))
-            # Rows past the edge re-read the last valid row; their sums are never stored.
-            arow = [g.gep(v["A"], b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), v["rsa"])) for r in range(R)]
-            with g.loop(jlo, jhi, CC, name="jg") as j0:
-                cols = g.imin(b.sub(jhi, j0), g.i(CC))
-                brow = [g.gep(bt, b.mul(b.add(b.sub(j0, jlo), g.imin(g.i(c), b.sub(cols, g.i(1)))), Kp))
-                        for c in range(CC)]
-                for row in accs:
-                    for a in row:
-                        b.store(zero_v, a)
+        blo, bhi = b.sdiv(b.mul(share, blocks), S), b.sdiv(b.mul(b.add(share, g.i(1)), blocks), S)
+        with b.if_else(b.icmp_unsigned("==", bt, ir.Constant(PTR, None)), likely=False) as (oom, packed):
+            with oom:
+                # No memory for the packed columns: this item's rows and columns one dot product at
+                # a time, reading B in place (gemm.py's fallback, which allocates nothing).
+                r0 = b.mul(blo, g.i(R))
+                nrows = b.sub(g.imin(b.mul(bhi, g.i(R)), M), r0)
+                b.call(_unblocked(module, elem), [nrows, ncols, K, g.gep(v["A"], b.mul(r0, v["rsa"])), v["rsa"], g.i(1),
+                                                  g.gep(v["B"], b.mul(jlo, v["csb"])), v["rsb"], v["csb"],
+                                                  g.gep(v["C"], b.add(b.mul(r0, v["ldc"]), jlo)), v["ldc"], accumulate])
+            with packed:
+                # bt[j - jlo, k] = B[k, j] for this part's columns, zero for K <= k < Kp.
+                _pack_bt(g, module, elem, vl, ncols, K, Kp, g.gep(v["B"], b.mul(jlo, v["csb"])), v["rsb"], v["csb"], bt,
+                         lean)
+                with g.loop(blo, bhi, name="blk") as blk:
+                    i0 = b.mul(blk, g.i(R))
+                    rows = g.imin(b.sub(M, i0), g.i(R))
+                    # Rows past the edge re-read the last valid row; their sums are never stored.
+                    arow = [g.gep(v["A"], b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), v["rsa"]))
+                            for r in range(R)]
+                    with g.loop(jlo, jhi, CC, name="jg") as j0:
+                        cols = g.imin(b.sub(jhi, j0), g.i(CC))
+                        brow = [g.gep(bt, b.mul(b.add(b.sub(j0, jlo), g.imin(g.i(c), b.sub(cols, g.i(1)))), Kp))
+                                for c in range(CC)]
+                        for row in accs:
+                            for a in row:
+                                b.store(zero_v, a)
 
-                def step(k, masked: bool):
-                    if masked:
-                        av = [b.call(mload, [g.gep(p, k), ir.Constant(I32, 1), tail_mask, zero_v]) for p in arow]
-                    else:
-                        av = [b.load(g.gep(p, k), typ=vt, align=1) for p in arow]
-                    bv = [b.load(g.gep(p, k), typ=vt, align=1) for p in brow]  # bt is zero-padded to Kp
-                    for r in range(R):
-                        for c in range(CC):
-                            b.store(b.call(fma, [av[r], bv[c], b.load(accs[r][c])]), accs[r][c])
+                        def step(k, masked: bool):
+                            if masked:
+                                av = [b.call(mload, [g.gep(p, k), ir.Constant(I32, 1), tail_mask, zero_v])
+                                      for p in arow]
+                            else:
+                                av = [b.load(g.gep(p, k), typ=vt, align=1) for p in arow]
+                            bv = [b.load(g.gep(p, k), typ=vt, align=1) for p in brow]  # bt is zero-padded to Kp
+                            for r in range(R):
+                                for c in range(CC):
+                                    b.store(b.call(fma, [av[r], bv[c], b.load(accs[r][c])]), accs[r][c])
 
-                with g.loop(0, kfull, vl, name="kv") as k:
-                    step(k, False)
-                with b.if_then(b.icmp_signed(">", tail, g.i(0))):
-                    step(kfull, True)
-                # Each row's CC sums land in one vector (lanes 0…CC-1), stored as a masked row of C;
-                # C's old rows are all read first (a masked load right after an overlapping masked
-                # store waits for it). Rows past the edge are masked off entirely.
-                colmask = lanes_below(b, vl, cols)
-                masks = [b.select(b.icmp_signed("<", g.i(r), rows), colmask, none) for r in range(R)]
-                # (rows past the edge address the last valid row: an in-bounds pointer, never used)
-                dsts = [g.gep(v["C"], b.add(b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), v["ldc"]), j0))
-                        for r in range(R)]
-                olds = [b.call(mload, [dsts[r], ir.Constant(I32, esize), b.select(accumulate, masks[r], none), zero_v])
-                        for r in range(R)]
-                for r in range(R):
-                    red = _lane_sums(b, [b.load(accs[r][c]) for c in range(CC)], vl)
-                    b.call(mstore, [b.select(accumulate, b.fadd(olds[r], red), red), dsts[r], ir.Constant(I32, esize),
-                                    masks[r]])
-        b.call(free, [bt])
+                        with g.loop(0, kfull, vl, name="kv") as k:
+                            step(k, False)
+                        with b.if_then(b.icmp_signed(">", tail, g.i(0))):
+                            step(kfull, True)
+                        # Each row's CC sums land in one vector (lanes 0…CC-1), stored as a masked row of C;
+                        # C's old rows are all read first (a masked load right after an overlapping masked
+                        # store waits for it). Rows past the edge are masked off entirely.
+                        colmask = lanes_below(b, vl, cols)
+                        masks = [b.select(b.icmp_signed("<", g.i(r), rows), colmask, none) for r in range(R)]
+                        # (rows past the edge address the last valid row: an in-bounds pointer, never used)
+                        dsts = [g.gep(v["C"], b.add(b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), v["ldc"]),
+                                                    j0))
+                                for r in range(R)]
+                        olds = [b.call(mload, [dsts[r], ir.Constant(I32, esize), b.select(accumulate, masks[r], none),
+                                               zero_v])
+                                for r in range(R)]
+                        for r in range(R):
+                            red = _lane_sums(b, [b.load(accs[r][c]) for c in range(CC)], vl)
+                            b.call(mstore, [b.select(accumulate, b.fadd(olds[r], red), red), dsts[r],
+                                            ir.Constant(I32, esize),
+                                            masks[r]])
+                b.call(free, [bt])
     b.ret_void()
     return f
 
