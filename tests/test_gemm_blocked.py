@@ -61,13 +61,45 @@ def test_strided_operands(gemm, dtype, shape):
         _check(c, A.astype(np.float64) @ B.astype(np.float64) + (c0 if acc else 0.0), K, dtype)
 
 
-_OOM_SCRIPT = textwrap.dedent("""
-    import ctypes, resource, sys
-    import numpy as np
-    from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
-    ensure_kernels(["f32"], optimized=True)
-    L, P = ctypes.c_int64, ctypes.c_void_p
-    fn = ctypes.CFUNCTYPE(None, L, L, L, P, L, L, P, L, L, P, L, L, L)(_libraries["f32"].address("tk_gemm_f32"))
+# Shared by the out-of-memory children: a kernel of the library, the scratch allocator, capping
+# the address space (RLIMIT_AS) a little above what the process uses, using it up in blocks of the
+# size a kernel will ask for (exit 3 when the allocator never refuses), and checking the product
+# once memory is back.
+_OOM_PRELUDE = """
+import ctypes, resource, sys
+import numpy as np
+from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
+L, P = ctypes.c_int64, ctypes.c_void_p
+def kernel(kind, name):
+    ensure_kernels([kind], optimized=True)
+    return ctypes.CFUNCTYPE(None, L, L, L, P, L, L, P, L, L, P, L, L, L)(_libraries[kind].address(name))
+def vm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+HARD = resource.getrlimit(resource.RLIMIT_AS)[1]
+def cap():
+    resource.setrlimit(resource.RLIMIT_AS, (vm() + (16 << 20), HARD))
+def use_up(size, most):
+    held = []
+    while len(held) < most:
+        p = alloc(size)
+        if not p:
+            return held
+        held.append(p)
+    sys.exit(3)
+def finish(held, c, ref, K):
+    resource.setrlimit(resource.RLIMIT_AS, (HARD, HARD))
+    for p in held:
+        free(p)
+    err = float(np.abs(c - ref).max())
+    print(err)
+    sys.exit(0 if err <= 2e-5 * (1 + np.sqrt(K) * np.abs(ref).max()) else 1)
+"""
+
+
+_OOM_SCRIPT = _OOM_PRELUDE + textwrap.dedent("""
+    fn = kernel("f32", "tk_gemm_f32")
     alloc = ctypes.CFUNCTYPE(P, L)(_libraries["runtime"].address("tk_scratch_alloc"))
     free = ctypes.CFUNCTYPE(None, P)(_libraries["runtime"].address("tk_scratch_free"))
     rng = np.random.default_rng(3)
@@ -79,34 +111,17 @@ _OOM_SCRIPT = textwrap.dedent("""
     c = np.zeros((M, N), np.float32)
     # The GEMM's buffers at this shape (AVX-512 blocks: KC 512, 10 panels of 64, MC 144).
     bp_bytes, ap_bytes = 640 * 512 * 4, (144 * 512 + 8) * 4
-    def vm():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    limit = vm() + (16 << 20)
-    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    cap()
     # Use up the address space left in blocks of the size the GEMM will ask for ({case}); for
     # no-A-buffer, a B-sized block is first parked in the scratch cache, where the GEMM finds it.
-    held = []
     parked = alloc(bp_bytes) if "{case}" == "no-A-buffer" else None
-    size = ap_bytes if "{case}" == "no-A-buffer" else bp_bytes
-    while len(held) < 1000:
-        p = alloc(size)
-        if not p:
-            break
-        held.append(p)
-    if len(held) >= 1000 or ("{case}" == "no-A-buffer" and not parked):
+    held = use_up(ap_bytes if "{case}" == "no-A-buffer" else bp_bytes, 1000)
+    if "{case}" == "no-A-buffer" and not parked:
         sys.exit(3)
     if parked:
         free(parked)
     fn(M, N, K, A.ctypes.data, 1, M, B.ctypes.data, N, 1, c.ctypes.data, N, 0, 1)
-    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-    for p in held:
-        free(p)
-    err = float(np.abs(c - ref).max())
-    print(err)
-    sys.exit(0 if err <= 2e-5 * (1 + np.sqrt(K) * np.abs(ref).max()) else 1)
+    finish(held, c, ref, K)
 """)
 
 
@@ -121,14 +136,8 @@ def test_out_of_memory_still_computes(case):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-_SKINNY_OOM_SCRIPT = textwrap.dedent("""
-    import ctypes, resource, sys
-    import numpy as np
-    from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
-    ensure_kernels(["skinny-f32"], optimized=True)
-    L, P = ctypes.c_int64, ctypes.c_void_p
-    fn = ctypes.CFUNCTYPE(None, L, L, L, P, L, L, P, L, L, P, L, L, L)(
-        _libraries["skinny-f32"].address("tk_gemm_skinny_f32"))
+_SKINNY_OOM_SCRIPT = _OOM_PRELUDE + textwrap.dedent("""
+    fn = kernel("skinny-f32", "tk_gemm_skinny_f32")
     alloc = ctypes.CFUNCTYPE(P, L)(_libraries["runtime"].address("tk_scratch_alloc"))
     free = ctypes.CFUNCTYPE(None, P)(_libraries["runtime"].address("tk_scratch_free"))
     rng = np.random.default_rng(5)
@@ -138,28 +147,10 @@ _SKINNY_OOM_SCRIPT = textwrap.dedent("""
     c0 = rng.standard_normal((M, N)).astype(np.float32)
     ref = A.astype(np.float64) @ B.astype(np.float64) + {acc} * c0
     c = c0.copy()
-    bt_bytes = N * K * 4            # (K is a multiple of 16: no padding)
-    def vm():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-    resource.setrlimit(resource.RLIMIT_AS, (vm() + (16 << 20), hard))
-    held = []
-    while len(held) < 10000:        # use up the address space in blocks of the packed B's size
-        p = alloc(bt_bytes)
-        if not p:
-            break
-        held.append(p)
-    if len(held) >= 10000:
-        sys.exit(3)
+    cap()
+    held = use_up(N * K * 4, 10000)   # blocks of the packed B's size (K is a multiple of 16)
     fn(M, N, K, A.ctypes.data, K, 1, B.ctypes.data, N, 1, c.ctypes.data, N, {acc}, 1)
-    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-    for p in held:
-        free(p)
-    err = float(np.abs(c - ref).max())
-    print(err)
-    sys.exit(0 if err <= 2e-5 * (1 + np.sqrt(K) * np.abs(ref).max()) else 1)
+    finish(held, c, ref, K)
 """)
 
 
