@@ -75,3 +75,28 @@ def columns(x: f32[128, 128]) -> f32[128, 128] {
     np.testing.assert_allclose(m.long(xs), _softmax(xs.astype(np.float64)), rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(m.short(xs[:, :10]), _softmax(xs[:, :10].astype(np.float64)), rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(m.columns(xs), np.exp(xs.astype(np.float64)).T + xs, rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_one_hot_fuses_into_its_user(axis: int) -> None:
+    """``one_hot`` is fused as an index map (compiler/passes/fuse.py): no nest or integer temporary
+    of its own, in the cross-entropy gradient and in a user's own ``one_hot(...) * x``, with the
+    numbers unchanged (labels out of range give all-off rows, as in TF)."""
+    rng = np.random.default_rng(7)
+    labels = np.array([0, 3, 9, -1, 10, 4], np.int64)
+    xs = rng.standard_normal((6, 10) if axis == -1 else (10, 6)).astype(np.float32)
+    g = tk.Graph()
+    with g.as_default():
+        y = tk.placeholder(tk.int64, [None])
+        x = tk.placeholder(tk.float32, [None, None])
+        out = tk.one_hot(y, 10, on_value=2.0, off_value=-1.0, axis=axis) * x + 1.0
+        with tk.Session(graph=g) as sess:
+            got = sess.run(out, {y: labels, x: xs})
+    from tensorkiln.runtime.session import get_ir
+
+    optimized = get_ir(out, {y: labels, x: xs}, stage="optimized", graph=g)
+    assert re.search(r"^  %\d+ = graph\.one_hot", optimized, re.M) is None, optimized
+    assert "graph.one_hot" in optimized  # inside the fused region
+    eye = np.where(np.arange(10)[None, :] == labels[:, None], 2.0, -1.0)
+    want = (eye if axis == -1 else eye.T) * xs.astype(np.float64) + 1.0
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)

@@ -1,7 +1,7 @@
 """Fusion: elementwise chains, and elementwise producers into reductions, become ``graph.fused``.
 
 Groups grow from consumers to producers (reverse program order). A producer joins its consumer's
-group when it is fusible (elementwise, ``broadcast_to``, ``transpose``, a reduction) and every use
+group when it is fusible (elementwise, ``broadcast_to``, ``transpose``, ``one_hot``, a reduction) and every use
 of it lies in that group. Each member records whether it is evaluated exactly once per element
 (``once``): the root is; a producer is when its consumer is and the consumer does not broadcast it
 (a reduction's input is evaluated once per element too). An elementwise producer may be broadcast —
@@ -18,7 +18,11 @@ from ...ir.opdef import lookup
 from .base import Pass
 from .rewrite import splat_value
 
-INDEX_MAPS = {"graph.broadcast_to", "graph.transpose"}
+# Index maps: each output element reads one element of the input at a computed index. ``one_hot``
+# counts as one (its element is a compare of one label with the column index), so the sparse
+# cross-entropy gradient's one-hot mask is computed where it is used instead of in a nest and an
+# integer temporary of its own.
+INDEX_MAPS = {"graph.broadcast_to", "graph.transpose", "graph.one_hot"}
 
 
 def fusible(op: Operation) -> bool:
