@@ -79,9 +79,10 @@ def columns(x: f32[128, 128]) -> f32[128, 128] {
 
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_one_hot_fuses_into_its_user(axis: int) -> None:
-    """``one_hot`` is fused as an index map (compiler/passes/fuse.py): no nest or integer temporary
-    of its own, in the cross-entropy gradient and in a user's own ``one_hot(...) * x``, with the
-    numbers unchanged (labels out of range give all-off rows, as in TF)."""
+    """``one_hot`` is fused as an index map (compiler/passes/fuse.py): in ``one_hot(...) * x + 1`` it
+    has no top-level op (so no nest or integer temporary) of its own, and the numbers match numpy
+    (labels out of range give all-off rows, as in TF). The cross-entropy train steps above cover
+    the gradient's fused one-hot mask numerically."""
     rng = np.random.default_rng(7)
     labels = np.array([0, 3, 9, -1, 10, 4], np.int64)
     xs = rng.standard_normal((6, 10) if axis == -1 else (10, 6)).astype(np.float32)
