@@ -159,7 +159,6 @@ def prefetch_runtime(cache=None) -> None:
 
 
 _warm_up: threading.Thread | None = None
-_RUNTIME_SYMBOLS = [POOL_SYMBOL, SCRATCH_ALLOC, SCRATCH_FREE]
 
 
 def warm_up() -> None:
@@ -207,7 +206,7 @@ def ensure_kernels(dtypes, cache=None, optimized: bool = False) -> None:  # dtyp
     the symbol table (for code that is linked once and kept: a module loaded from the disk cache)."""
     wait = []
     with _lock:
-        _library("runtime", _runtime_ir, _RUNTIME_SYMBOLS, cache)
+        _library("runtime", _runtime_ir, [POOL_SYMBOL, SCRATCH_ALLOC, SCRATCH_FREE], cache)
         for kind in dtypes:
             # The blocked GEMM hands narrow products to the skinny kernels: those come first.
             for need in ([f"skinny-{kind}", kind] if not kind.startswith("skinny-") else [kind]):

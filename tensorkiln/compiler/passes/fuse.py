@@ -1,8 +1,8 @@
 """Fusion: elementwise chains, and elementwise producers into reductions, become ``graph.fused``.
 
 Groups grow from consumers to producers (reverse program order). A producer joins its consumer's
-group when it is fusible (elementwise, ``broadcast_to``, ``transpose``, ``one_hot``, a reduction) and every use
-of it lies in that group. Each member records whether it is evaluated exactly once per element
+group when it is fusible (elementwise, ``broadcast_to``, ``transpose``, ``one_hot``, a reduction)
+and every use of it lies in that group. Each member records whether it is evaluated exactly once per element
 (``once``): the root is; a producer is when its consumer is and the consumer does not broadcast it
 (a reduction's input is evaluated once per element too). An elementwise producer may be broadcast —
 recomputing it is cheaper than a round trip through memory — but a reduction joins only where it
