@@ -1,6 +1,7 @@
 """The scratch allocator of generated code (``tk_scratch_alloc`` / ``tk_scratch_free``): alignment,
-reuse of freed large blocks (and only of blocks that fit without wasting more than half), no reuse
-of small blocks, thread safety, and no growth over many steps' worth of allocations."""
+reuse of freed large blocks (and only of blocks that fit without wasting more than half), reuse of
+small blocks by size class (at most ``SMALL_SLOTS`` kept a class, last freed first out), thread
+safety, and no growth over many steps' worth of allocations."""
 from __future__ import annotations
 
 import ctypes
@@ -15,7 +16,7 @@ import pytest
 
 from tensorkiln.backends.llvm import tiering
 from tensorkiln.backends.llvm.kernels import _libraries, ensure_kernels
-from tensorkiln.backends.llvm.scratch import SLOTS
+from tensorkiln.backends.llvm.scratch import SLOTS, SMALL_SLOTS
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +73,26 @@ print("RESULTS " + json.dumps(got))
 """
 
 
-SMALL = REUSE[:REUSE.index("got = {}")] + f"SLOTS = {SLOTS}\n" + r"""
-held = [alloc(1000) for _ in range(SLOTS + 4)]  # were freed small blocks cached, these would fill every slot
+SMALL = REUSE[:REUSE.index("got = {}")] + f"SLOTS, SMALL_SLOTS = {SLOTS}, {SMALL_SLOTS}\n" + r"""
+got = {}
+held = [alloc(1000) for _ in range(SMALL_SLOTS + 4)]
 for p in held:
+    free(p)                               # the first SMALL_SLOTS are kept, the rest go to libc
+again = [alloc(1500) for _ in range(SMALL_SLOTS)]  # 1000 and 1500 bytes: one size class (2 KiB)
+got["kept, last freed first"] = again == held[:SMALL_SLOTS][::-1]
+free(again[0])                            # now in the cache again, not in libc's hands
+other = alloc(3000)                       # a 4 KiB block: another class
+got["other class"] = other != again[0]
+same = alloc(1000)
+got["same class"] = same == again[0]
+for p in [other, same] + again[1:]:
     free(p)
+for _ in range(SLOTS + 4):                # small blocks do not take the large blocks' slots
+    free(alloc(200))
 a = alloc(1 << 20)
 free(a)
-print("RESULTS " + ("true" if alloc(1 << 20) == a else "false"))
+got["large still cached"] = alloc(1 << 20) == a
+print("RESULTS " + json.dumps(got))
 """
 
 
@@ -91,13 +105,15 @@ def test_large_blocks_are_reused_when_they_fit():
     assert got == {"same back": True, "other": True, "big new": True, "fits": True, "tiny own": True}
 
 
-def test_small_blocks_are_not_cached():
-    # Small blocks go back to the C allocator (which may or may not hand the same one back); what
-    # matters is that they are not parked in the cache's slots: large ones still get cached. In a
-    # fresh process, for the reason given above.
+def test_small_blocks_are_reused_by_size_class():
+    # Freed small blocks are kept per power-of-two size class (SMALL_SLOTS a class) and handed back
+    # last freed first; libc's own reuse would hand back the last four blocks freed (those it got)
+    # first. In a fresh process, for the reason given above.
     r = subprocess.run([sys.executable, "-c", SMALL], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "RESULTS true" in r.stdout
+    got = json.loads(next(line for line in r.stdout.splitlines() if line.startswith("RESULTS "))[8:])
+    assert got == {"kept, last freed first": True, "other class": True, "same class": True,
+                   "large still cached": True}
 
 
 def test_threads_allocate_and_free_concurrently(scratch):
