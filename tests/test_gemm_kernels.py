@@ -88,3 +88,26 @@ def test_lean_skinny_kernels_match_numpy(lean_skinny, dtype, shape):
         c = c0.copy()
         run_gemm(lean_skinny[dtype], A, B, c, acc, threads)
         check(c, A.astype(np.float64) @ B.astype(np.float64) + (c0 if acc else 0.0), K, dtype, (ta, tb, acc, threads))
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+@pytest.mark.parametrize("shape", [(784, 10, 100), (129, 11, 300), (37, 13, 29), (48, 3, 7)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_outer_layout_writes_only_c_inside_a_wider_array(gemm, dtype, shape):
+    """The outer layout (A's columns contiguous) storing into a C whose rows are longer than N — a
+    column slice of a wider array: whole row groups are transposed in registers and the M tail
+    through the shared block transpose; either way only C's own columns change."""
+    M, N, K = shape
+    npdt = np.float32 if dtype == "f32" else np.float64
+    rng = np.random.default_rng(M + 7 * N + K)
+    a = rng.standard_normal((K, M)).astype(npdt).T  # A's columns contiguous
+    b = rng.standard_normal((K, N)).astype(npdt)
+    for acc, threads in [(0, 1), (1, 1), (1, 2)]:
+        wide0 = rng.standard_normal((M, N + 5)).astype(npdt)
+        wide = wide0.copy()
+        c = wide[:, 2:2 + N]
+        run_gemm(gemm[dtype], a, b, c, acc, threads)
+        ref = a.astype(np.float64) @ b.astype(np.float64) + (wide0[:, 2:2 + N] if acc else 0.0)
+        check(c, ref, K, dtype, (acc, threads))
+        np.testing.assert_array_equal(wide[:, :2], wide0[:, :2])
+        np.testing.assert_array_equal(wide[:, 2 + N:], wide0[:, 2 + N:])

@@ -129,7 +129,7 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
     then computes every block × column group of its share; without memory for the packed columns it
     computes its share one dot product at a time instead (allocating nothing). ``lean``: B is packed
     element by element (no block transpose: less code for tier 0)."""
-    from .gemm_pack import _vec_intrinsics, lanes_below
+    from .gemm_pack import _vec_intrinsics, lanes_below, transpose
 
     assert CC <= vl, "a row's CC sums share one vector"
     h = _Body(module, elem, vl, "dot", _DOT, _DOT_PTRS, R, CC)
@@ -235,7 +235,7 @@ def _outer_body(module: ir.Module, elem, vl: int, V: int, CC: int, lean: bool = 
     """``body(ctx, lo, hi)``: blocks ``[lo, hi)`` of V·vl rows, every column group of CC. ``lean``:
     the write-back goes element by element (no block transpose: less code for tier 0)."""
     from .parallel import opaque
-    from .gemm_pack import _vec_intrinsics, lanes_below
+    from .gemm_pack import _vec_intrinsics, lanes_below, transpose
 
     assert CC <= vl, "the write-back transposes vl x vl blocks"
     h = _Body(module, elem, vl, "outer", _OUTER, _OUTER_PTRS, V, CC)
@@ -244,7 +244,7 @@ def _outer_body(module: ir.Module, elem, vl: int, V: int, CC: int, lean: bool = 
     _, _, _, mstore = _vec_intrinsics(module, elem, vl)
     tblock = None if lean else _tblock(module, elem, vl)
     tile_t = ir.ArrayType(elem, vl * vl)
-    cols_tile = opaque(b, g.alloca(tile_t, "cols"))
+    cols_tile = opaque(b, g.alloca(ir.ArrayType(elem, V * vl * vl), "cols"))
     tile, old_tile = (None, None) if lean else (opaque(b, g.alloca(tile_t, n)) for n in ("rows", "old"))
     M, N, K = v["M"], v["N"], v["K"]
     rows_per = V * vl
@@ -276,37 +276,58 @@ def _outer_body(module: ir.Module, elem, vl: int, V: int, CC: int, lean: bool = 
                     bv = _splat(b, vt, g.ld(g.gep(v["B"], b.add(brow, bcol[c]))))
                     for q in range(V):
                         b.store(b.call(fma, [av[q], bv, b.load(accs[q][c])]), accs[q][c])
-            for q in range(V):
-                # the vl rows' CC column vectors, column-major
-                for c in range(CC):
-                    b.store(b.load(accs[q][c]), tile_at(cols_tile, g.i(c * vl)), align=1)
-                left = g.imin(b.sub(rows, g.i(q * vl)), g.i(vl))
-                valid = b.select(b.icmp_signed("<", left, g.i(0)), g.i(0), left)
-                if lean:
+            if lean:
+                for q in range(V):
+                    for c in range(CC):
+                        b.store(b.load(accs[q][c]), tile_at(cols_tile, g.i(c * vl)), align=1)
+                    left = g.imin(b.sub(rows, g.i(q * vl)), g.i(vl))
+                    valid = b.select(b.icmp_signed("<", left, g.i(0)), g.i(0), left)
                     with g.loop(0, valid, name=f"r{q}") as r:
                         crow = g.gep(v["C"], b.add(b.mul(b.add(i0, b.add(r, g.i(q * vl))), v["ldc"]), j0))
                         with g.loop(0, cols, name=f"c{q}") as c:
                             s = g.ld(tile_at(cols_tile, b.add(b.mul(c, g.i(vl)), r)))
                             dst = g.gep(crow, c)
                             b.store(b.select(accumulate, b.fadd(g.ld(dst), s), s), dst)
-                    continue
-                # Write-back by rows: transposed (one shared, not inlined copy of the shuffle
-                # network) into vl row vectors of CC lanes, then one masked store per valid row (C's
-                # rows are contiguous). Element by element this was ~6 µs of the 21 µs of a
-                # 784x100x10 weight gradient on one thread. C's old rows are all read before any is
-                # written: a row's masked load right after the previous row's masked store (40 bytes
-                # before it, inside its 64-byte span) waited for that store (another ~4 µs).
-                b.call(tblock, [cols_tile, g.i(vl), g.i(vl), g.i(CC), tile, g.i(vl)])
-                with b.if_then(accumulate):
-                    with g.loop(0, valid, name=f"o{q}") as r:
-                        dst = g.gep(v["C"], b.add(b.mul(b.add(i0, b.add(r, g.i(q * vl))), v["ldc"]), j0))
-                        b.store(b.call(mload, [dst, ir.Constant(I32, 1), colmask, zero_v]),
-                                tile_at(old_tile, b.mul(r, g.i(vl))), align=1)
-                with g.loop(0, valid, name=f"r{q}") as r:
-                    s = b.load(tile_at(tile, b.mul(r, g.i(vl))), typ=vt, align=1)
-                    old = b.load(tile_at(old_tile, b.mul(r, g.i(vl))), typ=vt, align=1)
-                    dst = g.gep(v["C"], b.add(b.mul(b.add(i0, b.add(r, g.i(q * vl))), v["ldc"]), j0))
-                    b.call(mstore, [b.select(accumulate, b.fadd(old, s), s), dst, ir.Constant(I32, 1), colmask])
+            else:
+                # Write-back by rows. The V groups' CC column vectors go to a stack tile (column-major
+                # per group), and one loop over the groups (one copy of the code, not V) transposes a
+                # group into vl row vectors of CC lanes and stores each as a masked row of C (C's rows
+                # are contiguous). Element by element this was ~6 µs of the 21 µs of a 784x100x10
+                # weight gradient on one thread. A whole group (vl valid rows, every block but the M
+                # tail) is transposed in registers; C's old rows are all read before any is written: a
+                # row's masked load right after the previous row's masked store (40 bytes before it,
+                # inside its 64-byte span) waited for that store (another ~4 µs).
+                for q in range(V):
+                    for c in range(CC):
+                        b.store(b.load(accs[q][c]), tile_at(cols_tile, g.i((q * CC + c) * vl)), align=1)
+                with g.loop(0, V, name="grp") as q:
+                    qcols = b.mul(q, g.i(CC * vl))
+                    first = b.add(i0, b.mul(q, g.i(vl)))  # the group's first row
+                    left = g.imin(b.sub(M, first), g.i(vl))
+                    valid = b.select(b.icmp_signed("<", left, g.i(0)), g.i(0), left)
+                    with b.if_else(b.icmp_signed("==", valid, g.i(vl))) as (whole, part):
+                        with whole:
+                            row_ptr = [g.gep(v["C"], b.add(b.mul(b.add(first, g.i(r)), v["ldc"]), j0)) for r in range(vl)]
+                            undef = ir.Constant(vt, ir.Undefined)
+                            cvecs = [b.load(tile_at(cols_tile, b.add(qcols, g.i(c * vl))), typ=vt, align=1)
+                                     for c in range(CC)]
+                            out = transpose(b, cvecs + [undef] * (vl - CC), vl)
+                            old = [b.call(mload, [row_ptr[r], ir.Constant(I32, 1), colmask, zero_v]) for r in range(vl)]
+                            for r in range(vl):
+                                b.call(mstore, [b.select(accumulate, b.fadd(old[r], out[r]), out[r]), row_ptr[r],
+                                                ir.Constant(I32, 1), colmask])
+                        with part:  # the M tail: the shared block transpose, through tiles
+                            b.call(tblock, [tile_at(cols_tile, qcols), g.i(vl), g.i(vl), g.i(CC), tile, g.i(vl)])
+                            with b.if_then(accumulate):
+                                with g.loop(0, valid, name="o") as r:
+                                    dst = g.gep(v["C"], b.add(b.mul(b.add(first, r), v["ldc"]), j0))
+                                    b.store(b.call(mload, [dst, ir.Constant(I32, 1), colmask, zero_v]),
+                                            tile_at(old_tile, b.mul(r, g.i(vl))), align=1)
+                            with g.loop(0, valid, name="r") as r:
+                                s = b.load(tile_at(tile, b.mul(r, g.i(vl))), typ=vt, align=1)
+                                old = b.load(tile_at(old_tile, b.mul(r, g.i(vl))), typ=vt, align=1)
+                                dst = g.gep(v["C"], b.add(b.mul(b.add(first, r), v["ldc"]), j0))
+                                b.call(mstore, [b.select(accumulate, b.fadd(old, s), s), dst, ir.Constant(I32, 1), colmask])
     b.ret_void()
     return f
 
