@@ -92,11 +92,13 @@ def test_readers_see_whole_updates():
 
 
 def test_gil_is_released_during_the_native_call():
-    # A long native call on one thread must not stop a Python thread from making progress.
-    x = tk.placeholder(tk.float32, [None, 256], name="x")
+    # A long native call on one thread must not stop a Python thread from making progress: a
+    # ticker thread's longest pause during the calls stays well under one call (held, the GIL would
+    # stop it for whole calls). One intra-op thread leaves the other core to the ticker.
+    x = tk.placeholder(tk.float32, [None, 512], name="x")
     y = tk.reduce_sum(tk.matmul(x, x, transpose_b=True))
-    big = np.random.rand(1500, 256).astype(np.float32)
-    with tk.Session() as sess:
+    big = np.random.rand(2000, 512).astype(np.float32)  # 4 GFLOP: ~40 ms on one core here
+    with tk.Session(config=tk.ConfigProto(intra_op_parallelism_threads=1)) as sess:
         sess.run(y, {x: big[:2]})
         start = time.perf_counter()
         sess.run(y, {x: big})
@@ -110,12 +112,14 @@ def test_gil_is_released_during_the_native_call():
                 time.sleep(0.0005)
         t = threading.Thread(target=ticker)
         t.start()
+        time.sleep(0.01)
         start = time.perf_counter()
         for _ in range(3):
             sess.run(y, {x: big})
         end = time.perf_counter()
         done.set()
         t.join()
-    during = [tk_ for tk_ in ticks if start < tk_ < end]
-    if one_call > 0.01:  # only meaningful when the call is long enough to observe
-        assert len(during) >= 3
+    during = [start] + [tk_ for tk_ in ticks if start < tk_ < end] + [end]
+    longest = max(b - a for a, b in zip(during, during[1:]))
+    assert one_call > 0.005, one_call  # long enough for a held GIL to show
+    assert longest < 0.5 * one_call, (longest, one_call)

@@ -270,7 +270,7 @@ def _optimize_later(build: _Build, llvm_ir: str, key: str, cache: DiskCache | No
         for r in refs:
             fn = r()
             if fn is not None:
-                fn.retarget(jit.address(fn.name), jit.address(fn.name + ".py"), jit)
+                fn.retarget(jit.address(fn.name), jit.address(fn.name + ".py"), jit, jit.address(fn.name + ".fast"))
 
     alive = tiering.any_alive(fns) if cache is None else (lambda: True)
     build.tier1 = tiering.submit(lambda: build.jit_from(llvm_ir, cache), install, alive)
@@ -290,8 +290,8 @@ def compile_graph_module(
 
 def exports(graph: Module) -> list[str]:
     """The names a model's object code defines for the outside: each entry and its wrapper
-    (``codegen.emit_py_wrapper``); everything else in it is internal or private."""
-    return [n for gf in graph for n in (gf.name, gf.name + ".py")]
+    (``pywrappers``); everything else in it is internal or private."""
+    return [n for gf in graph for n in (gf.name, gf.name + ".py", gf.name + ".fast")]
 
 
 def _compile_graph_module(graph: Module, source_name: str, after_pass: AfterPassHook | None, fold: bool,
@@ -321,7 +321,7 @@ def _compile_graph_module(graph: Module, source_name: str, after_pass: AfterPass
         except BaseException:
             join_prefetch()  # no LLVM work of a failed compile goes on behind the caller's back
             raise
-        tiered = tiering.wanted(llvm_ir)
+        tiered = tiering.wanted(llvm_ir, entries=len(list(graph)))
         if tiered:
             jit = build.tier0_from(llvm_ir, cache)
         else:
@@ -330,7 +330,8 @@ def _compile_graph_module(graph: Module, source_name: str, after_pass: AfterPass
     entries: dict[str, CompiledEntry] = {}
     for gf in graph:
         inputs, outputs, symbols = _signature(gf)
-        fn = NativeFunction(gf.name, inputs, outputs, symbols, jit.address(gf.name), jit, jit.address(gf.name + ".py"))
+        fn = NativeFunction(gf.name, inputs, outputs, symbols, jit.address(gf.name), jit, jit.address(gf.name + ".py"),
+                            jit.address(gf.name + ".fast"))
         fn.tier = 0 if tiered else 1
         entries[gf.name] = CompiledEntry(gf.name, build, fn)
     if tiered:

@@ -3,7 +3,8 @@
 A :class:`NativeFunction` knows its inputs' and outputs' (symbolic) shapes and dtypes. A call binds
 the symbols from the input shapes, checks every dim and dtype *before* the native call (so native
 code never sees a shape it was not compiled for), allocates the outputs, and makes exactly one
-foreign call (ctypes releases the GIL during it). numpy arrays here are only buffers.
+native call, the GIL released during it (through the generated METH_FASTCALL builtin of
+``fastcall.py``, else ctypes). numpy arrays here are only buffers.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import out_buffers
+from .fastcall import FastEntry
 from ..ir.types import DType, Dim, SymDim, TensorType, dim_str
 
 ERROR_CODES = {1: "a dimension is negative",
@@ -71,7 +73,7 @@ def bind_symbols(specs: Sequence[ArgSpec], shapes: Sequence[tuple[int, ...]], sy
 
 def _numpy_layout_ok() -> bool:
     """Whether numpy arrays keep their data pointer where the generated wrappers read it."""
-    from ..backends.llvm.codegen import NUMPY_DATA_OFFSET
+    from ..backends.llvm.pywrappers import NUMPY_DATA_OFFSET
 
     probe = np.arange(3, dtype=np.float32)
     return ctypes.c_void_p.from_address(id(probe) + NUMPY_DATA_OFFSET).value == probe.ctypes.data
@@ -87,41 +89,46 @@ class NativeFunction:
     Calls are planned per tuple of input shapes: binding the symbols, checking every dim and
     computing the output shapes happens once per shape tuple; later calls with the same shapes look
     the plan up. With ``py_address`` (a generated wrapper that takes the arrays themselves) a call
-    passes the numpy objects straight to native code.
+    passes the numpy objects straight to native code; with ``fast_address`` too, through a builtin
+    rather than ctypes.
     """
 
     def __init__(self, name: str, inputs: Sequence[ArgSpec], outputs: Sequence[ArgSpec], symbols: Sequence[str],
-                 address: int, keepalive: Any, py_address: int | None = None):
+                 address: int, keepalive: Any, py_address: int | None = None, fast_address: int | None = None):
         self.name = name
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.symbols = list(symbols)
         self._keepalive = [keepalive]  # the JIT engines that own the code (each tier's)
         self.tier = 1  # 0 while it runs quickly compiled code (backends/llvm/tiering.py)
-        self._cfunc, self._pyfunc = self._entry_points(address, py_address)
+        self._cfunc, self._pyfunc, self._fast = self._entry_points(address, py_address, fast_address)
         self._np_dtypes = [s.dtype.np_dtype for s in self.inputs]
         self._out_dtypes = [s.dtype.np_dtype for s in self.outputs]
         self._plans: dict[tuple, tuple[tuple[int, ...], list[tuple[int, ...]], list[int] | None]] = {}
 
-    def _entry_points(self, address: int, py_address: int | None) -> tuple[Any, Any]:
+    def _entry_points(self, address: int, py_address: int | None, fast_address: int | None) -> tuple[Any, Any, Any]:
+        """(the ctypes function of the plain entry, of the ``.py`` wrapper or None, the ``.fast``
+        builtin's holder or None): the wrappers only where numpy's layout is the one they read."""
         global _LAYOUT_OK
         nbuf = len(self.inputs) + len(self.outputs)
         proto = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_int64] * len(self.symbols)), *([ctypes.c_void_p] * nbuf))
-        pyfunc = None
+        pyfunc = fast = None
         if py_address:
             if _LAYOUT_OK is None:
                 _LAYOUT_OK = _numpy_layout_ok()
             if _LAYOUT_OK:
                 pyproto = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_int64] * len(self.symbols)), *([ctypes.py_object] * nbuf))
                 pyfunc = pyproto(py_address)
-        return proto(address), pyfunc
+                if fast_address:
+                    fast = FastEntry(fast_address, self.name)
+        return proto(address), pyfunc, fast
 
-    def retarget(self, address: int, py_address: int | None, keepalive: Any) -> None:
+    def retarget(self, address: int, py_address: int | None, keepalive: Any, fast_address: int | None = None) -> None:
         """Call the same function's code at a new address from now on (tiered compilation's
         optimized code). The old code stays loaded for as long as this object lives: a call on
         another thread may be running it."""
         self._keepalive.append(keepalive)
-        self._cfunc, self._pyfunc = self._entry_points(address, py_address)
+        self._cfunc, self._pyfunc, self._fast = self._entry_points(address, py_address, fast_address)
         self.tier = 1
 
     def prepare(self, args: Sequence[Any]) -> list[np.ndarray]:
@@ -198,7 +205,9 @@ class NativeFunction:
             outs = [np.empty(s, dt) for s, dt in zip(out_shapes, self._out_dtypes)]
         else:  # large outputs reuse the scratch allocator's mapped blocks (no fresh page faults)
             outs = [out_buffers.empty(s, dt, n) for s, dt, n in zip(out_shapes, self._out_dtypes, sizes)]
-        if self._pyfunc is not None:
+        if self._fast is not None:
+            rc = self._fast.call(*dims, *arrays, *outs)
+        elif self._pyfunc is not None:
             rc = self._pyfunc(*dims, *arrays, *outs)
         else:
             rc = self._cfunc(*dims, *[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs])

@@ -25,6 +25,7 @@ from .codegen_parallel import ParallelLoops
 from .intops import emit_int_binary, emit_int_unary, is_const, wrap64
 from .scratch import declare_scratch
 from .vecmath import emit_math
+from .pywrappers import emit_fast_wrapper, emit_py_wrapper
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
@@ -546,23 +547,6 @@ def emit_cast(b: ir.IRBuilder, v: ir.Value, src: Type, dst: Type) -> ir.Value:
     return b.sext(v, dt_) if dt_.width > st.width else b.trunc(v, dt_)
 
 
-# Offset of the data pointer in numpy's PyArrayObject (after PyObject_HEAD); checked at run time
-# by tensorkiln.runtime.executable before the wrappers are used.
-NUMPY_DATA_OFFSET = 16
-
-
-def emit_py_wrapper(m: ir.Module, fn: ir.Function, nsym: int) -> ir.Function:
-    """``i32 NAME.py(i64 dims…, PyObject* arrays…)``: reads each array's data pointer from its
-    object and calls NAME. JIT only: it lets the runtime pass arrays without building ctypes
-    pointers, which is most of the cost of a call to a small function."""
-    nbuf = len(fn.args) - nsym
-    w = ir.Function(m, ir.FunctionType(I32, [I64] * nsym + [PTR] * nbuf), name=fn.name + ".py")
-    b = ir.IRBuilder(w.append_basic_block("entry"))
-    ptrs = [b.load(b.gep(o, [ir.Constant(I64, NUMPY_DATA_OFFSET)], inbounds=True, source_etype=I8), typ=PTR) for o in w.args[nsym:]]
-    b.ret(b.call(fn, list(w.args[:nsym]) + ptrs))
-    return w
-
-
 def emit_module(module: Module, name_prefix: str = "", features: str | None = None, threads: int | None = None,
                 py_wrappers: bool = False, extern_kernels: bool = False, bounds_check: bool | None = None) -> ir.Module:
     """All functions of a loops-stage module in one LLVM module. ``features`` (an LLVM feature
@@ -583,7 +567,7 @@ def emit_module(module: Module, name_prefix: str = "", features: str | None = No
                              bounds_check_enabled() if bounds_check is None else bounds_check)
         fn = cg.emit()
         if py_wrappers:
-            emit_py_wrapper(m, fn, len(cg.symbols))
+            emit_fast_wrapper(m, emit_py_wrapper(m, fn, len(cg.symbols)), len(cg.symbols))
     return m
 
 

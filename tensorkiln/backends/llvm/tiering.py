@@ -39,6 +39,9 @@ from typing import Any, Callable, Optional
 # Modules with less LLVM IR than this compile fully at once: their O3 compile costs about what
 # tier 0 does (the softmax initializer's 1.8K characters: ~6.5 ms at O3, ~2 ms at tier 0).
 MIN_IR_CHARS = 1500
+# What an entry's two Python wrappers (``pywrappers.py``) add to a module's IR: they compile in no
+# time and do not count towards MIN_IR_CHARS.
+WRAPPER_IR_CHARS = 1100
 
 
 def mode() -> str:
@@ -48,9 +51,10 @@ def mode() -> str:
     return "0" if v in ("0", "false", "no", "off") else "always" if v == "always" else "1"
 
 
-def wanted(llvm_ir: str) -> bool:
+def wanted(llvm_ir: str, entries: int = 0) -> bool:
+    """Whether a module of this IR (with ``entries`` entries' Python wrappers) is compiled tiered."""
     m = mode()
-    return m == "always" or (m == "1" and len(llvm_ir) >= MIN_IR_CHARS)
+    return m == "always" or (m == "1" and len(llvm_ir) - entries * WRAPPER_IR_CHARS >= MIN_IR_CHARS)
 
 
 class _Job:
