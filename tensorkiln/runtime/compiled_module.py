@@ -321,7 +321,7 @@ def _compile_graph_module(graph: Module, source_name: str, after_pass: AfterPass
         except BaseException:
             join_prefetch()  # no LLVM work of a failed compile goes on behind the caller's back
             raise
-        tiered = tiering.wanted(llvm_ir, entries=len(list(graph)))
+        tiered = tiering.wanted(llvm_ir)
         if tiered:
             jit = build.tier0_from(llvm_ir, cache)
         else:

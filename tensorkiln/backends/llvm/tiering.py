@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import threading
 import time
 import weakref
@@ -37,11 +38,12 @@ from collections import deque
 from typing import Any, Callable, Optional
 
 # Modules with less LLVM IR than this compile fully at once: their O3 compile costs about what
-# tier 0 does (the softmax initializer's 1.8K characters: ~6.5 ms at O3, ~2 ms at tier 0).
-MIN_IR_CHARS = 1500
-# What an entry's two Python wrappers (``pywrappers.py``) add to a module's IR: they compile in no
-# time and do not count towards MIN_IR_CHARS.
-WRAPPER_IR_CHARS = 1100
+# tier 0 does (the softmax initializer's 1.45K characters, wrappers left out: ~6.5 ms at O3, ~2 ms
+# at tier 0; a single matmul's 0.9K stays below).
+MIN_IR_CHARS = 1200
+# An entry's Python wrappers (``pywrappers.py``) and the C API functions they declare: they compile
+# in no time and do not count towards MIN_IR_CHARS.
+_WRAPPERS = re.compile(r'^define [^\n]*@"[^"\n]+\.(?:py|fast)"\(.*?^}\n\n?|^declare [^\n]*@"?Py\w+"?\(.*?\n\n?', re.M | re.S)
 
 
 def mode() -> str:
@@ -51,10 +53,15 @@ def mode() -> str:
     return "0" if v in ("0", "false", "no", "off") else "always" if v == "always" else "1"
 
 
-def wanted(llvm_ir: str, entries: int = 0) -> bool:
-    """Whether a module of this IR (with ``entries`` entries' Python wrappers) is compiled tiered."""
+def model_chars(llvm_ir: str) -> int:
+    """The size of a module's IR without its Python wrappers."""
+    return len(llvm_ir) - sum(len(w) for w in _WRAPPERS.findall(llvm_ir))
+
+
+def wanted(llvm_ir: str) -> bool:
+    """Whether a module of this IR is compiled tiered."""
     m = mode()
-    return m == "always" or (m == "1" and len(llvm_ir) - entries * WRAPPER_IR_CHARS >= MIN_IR_CHARS)
+    return m == "always" or (m == "1" and model_chars(llvm_ir) >= MIN_IR_CHARS)
 
 
 class _Job:
