@@ -1,9 +1,11 @@
 """The METH_FASTCALL builtins around compiled functions (``backends/llvm/pywrappers.py``,
 ``runtime/fastcall.py``): a compiled function calls through one, the results equal those of the
-ctypes path, the builtin refuses a wrong argument count without running anything, and a Session
-run goes through the builtin of its optimized (tier-1) code."""
+ctypes path, the builtin refuses a wrong argument count without running anything, a Session run
+goes through the builtin of its optimized (tier-1) code, and a builtin stays callable after its
+holder is gone (it owns its method definition)."""
 from __future__ import annotations
 
+import gc
 import types
 
 import numpy as np
@@ -66,3 +68,13 @@ def test_session_runs_call_the_builtin():
     assert calls == [1 + 1 + 1 + 1]  # N, the feed, the variable and the fetched value
     np.testing.assert_array_equal(first, np.full(4, 4.0, np.float32))
     np.testing.assert_array_equal(second, np.full(4, 7.0, np.float32))
+
+
+def test_builtin_outlives_its_holder():
+    fn = tk.compile(SRC)["f"]
+    call = fn._fast.call
+    fn._fast = None  # the holder gone: the builtin keeps its method definition alive
+    gc.collect()
+    x, w, out = np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), np.zeros((2, 2), np.float32)
+    assert call(2, x, w, out) == 0
+    np.testing.assert_allclose(out, np.tanh(np.full((2, 2), 3.0)) * 2 + 1, rtol=1e-6)

@@ -35,13 +35,13 @@ _new.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_voi
 
 
 class FastEntry:
-    """A builtin calling the METH_FASTCALL function at ``address``; keep this object (its method
-    definition) alive for as long as the builtin is called."""
+    """``call``: a builtin calling the METH_FASTCALL function at ``address``. The method definition
+    is the builtin's ``self`` (a reference the builtin holds), so the builtin stays valid on its
+    own: a call that began just before its NativeFunction was re-pointed may outlive this object."""
 
     def __init__(self, address: int, name: str):
-        self._name = name.encode()
-        self._def = _MethodDef(self._name, address, METH_FASTCALL, None)
-        self.call: Callable[..., Any] = _new(ctypes.addressof(self._def), None, None, None)
+        self._def = _MethodDef(name.encode(), address, METH_FASTCALL, None)  # keeps the name's bytes
+        self.call: Callable[..., Any] = _new(ctypes.addressof(self._def), id(self._def), None, None)
 
 
 register_python_api()

@@ -129,7 +129,7 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
     then computes every block × column group of its share; without memory for the packed columns it
     computes its share one dot product at a time instead (allocating nothing). ``lean``: B is packed
     element by element (no block transpose: less code for tier 0)."""
-    from .gemm_pack import _vec_intrinsics, lanes_below, transpose
+    from .gemm_pack import _vec_intrinsics, lanes_below
 
     assert CC <= vl, "a row's CC sums share one vector"
     h = _Body(module, elem, vl, "dot", _DOT, _DOT_PTRS, R, CC)

@@ -30,7 +30,7 @@ def emit_py_wrapper(m: ir.Module, fn: ir.Function, nsym: int) -> ir.Function:
 
 
 # The CPython C API functions the METH_FASTCALL wrappers call (resolved in the running interpreter:
-# ``runtime.executable.register_python_api`` gives LLVM their addresses).
+# ``runtime.fastcall.register_python_api`` gives LLVM their addresses).
 PYTHON_API = {"PyEval_SaveThread": (PTR, []), "PyEval_RestoreThread": (ir.VoidType(), [PTR]),
               "PyLong_AsSsize_t": (I64, [PTR]), "PyLong_FromLong": (PTR, [I64])}
 # What a fast wrapper returns for a call with the wrong number of arguments (never a model's code).
