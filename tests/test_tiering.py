@@ -276,3 +276,17 @@ def test_a_fork_during_a_tier1_compile_waits_for_it(cache_dir):
         "assert done and status == 0, ('child hung' if not done else status)\n"
         "print('ok')\n")
     _child_ok(code, cache_dir / "g")
+
+
+def test_a_failed_tier1_compile_warns_and_keeps_tier0():
+    """A tier-1 job that raises leaves the tier-0 code in use (correct, slower) and says so: a
+    RuntimeWarning naming the error, instead of a silent slowdown."""
+    installed = []
+
+    def broken():
+        raise NameError("name 'transpose' is not defined")
+
+    with pytest.warns(RuntimeWarning, match="tier-1.*NameError: name 'transpose'"):
+        job = tiering.submit(broken, installed.append)
+        assert tiering.wait_for(job, 60)
+    assert installed == [] and isinstance(job.error, NameError)

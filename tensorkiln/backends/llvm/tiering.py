@@ -33,6 +33,7 @@ import os
 import re
 import threading
 import time
+import warnings
 import weakref
 from collections import deque
 from typing import Any, Callable, Optional
@@ -80,6 +81,9 @@ class _Job:
                 self.install(self.make())
         except BaseException as e:  # the tier-0 code stays in use: correct, only slower
             self.error = e
+            if isinstance(e, Exception):  # said aloud: otherwise only the timings would show it
+                warnings.warn(f"tensorkiln: an optimized (tier-1) compile failed; the quickly compiled code stays "
+                              f"in use: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=1)
         finally:
             self.make = self.install = self.alive = None  # what they hold (a build's IR) goes
             self.done.set()
