@@ -106,13 +106,6 @@ ok:
   ret ptr %user
 }}
 
-define internal ptr @tks.fresh(i64 %size) {{
-  %padded = add i64 %size, {HEADER + 63}
-  %bytes = and i64 %padded, -64
-  %p = call ptr @tks.block(i64 %bytes)
-  ret ptr %p
-}}
-
 ; A small block's size class: its total size (header included) is 2^(class + {SMALL_MIN_LOG2}).
 define internal i64 @tks.class(i64 %need) {{
   %m1 = sub i64 %need, 1
@@ -127,19 +120,19 @@ define internal i64 @tks.class(i64 %need) {{
 define ptr @{ALLOC}(i64 %size) {{
 entry:
   %small = icmp ule i64 %size, {CACHE_MIN - HEADER}
-  br i1 %small, label %small_class, label %lock
+  br i1 %small, label %small_class, label %large
 small_class:
   %need = add i64 %size, {HEADER}
   %class = call i64 @tks.class(i64 %need)
   %cls_log = add i64 %class, {SMALL_MIN_LOG2}
   %bytes_s = shl i64 1, %cls_log
   %locked_s = call i1 @tks.acquire()
-  br i1 %locked_s, label %small_look, label %small_fresh
+  br i1 %locked_s, label %small_look, label %fresh
 small_look:
   %np = getelementptr [{SMALL_CLASSES} x i64], ptr @tks.nsmall, i64 0, i64 %class
   %n = load i64, ptr %np, align 8
   %none = icmp eq i64 %n, 0
-  br i1 %none, label %small_miss, label %small_take
+  br i1 %none, label %unlock_fresh, label %small_take
 small_take:
   %n1 = sub i64 %n, 1
   store i64 %n1, ptr %np, align 8
@@ -147,16 +140,10 @@ small_take:
   %slot = add i64 %slot0, %n1
   %sp = getelementptr [{SMALL_CLASSES * SMALL_SLOTS} x ptr], ptr @tks.small, i64 0, i64 %slot
   %sblock = load ptr, ptr %sp, align 8
-  call void @tks.release()
-  %suser = getelementptr i8, ptr %sblock, i64 {HEADER}
-  ret ptr %suser
-small_miss:
-  call void @tks.release()
-  br label %small_fresh
-small_fresh:
-  %sq = call ptr @tks.block(i64 %bytes_s)
-  ret ptr %sq
-lock:
+  br label %got
+large:
+  %padded = add i64 %size, {HEADER + 63}
+  %bytes_l = and i64 %padded, -64
   %locked = call i1 @tks.acquire()
   br i1 %locked, label %scan, label %fresh
 scan:
@@ -188,7 +175,7 @@ next:
   br i1 %done, label %pick, label %loop
 pick:
   %found = icmp ne i64 %best1, -1
-  br i1 %found, label %take, label %miss
+  br i1 %found, label %take, label %unlock_fresh
 take:
   %tp = getelementptr [{SLOTS} x ptr], ptr @tks.ptr, i64 0, i64 %best1
   %block = load ptr, ptr %tp, align 8
@@ -196,14 +183,19 @@ take:
   %tot = load i64, ptr @tks.total, align 8
   %tot1 = sub i64 %tot, %bestcap1
   store i64 %tot1, ptr @tks.total, align 8
+  br label %got
+got:  ; a cached block, small or large, taken under the lock
+  %gblock = phi ptr [ %sblock, %small_take ], [ %block, %take ]
   call void @tks.release()
-  %user = getelementptr i8, ptr %block, i64 {HEADER}
+  %user = getelementptr i8, ptr %gblock, i64 {HEADER}
   ret ptr %user
-miss:
+unlock_fresh:  ; nothing cached fits
+  %ubytes = phi i64 [ %bytes_s, %small_look ], [ %bytes_l, %pick ]
   call void @tks.release()
   br label %fresh
-fresh:
-  %q = call ptr @tks.fresh(i64 %size)
+fresh:  ; a new block: a small one of its class's size, a large one of the size asked
+  %bytes = phi i64 [ %bytes_s, %small_class ], [ %bytes_l, %large ], [ %ubytes, %unlock_fresh ]
+  %q = call ptr @tks.block(i64 %bytes)
   ret ptr %q
 }}
 
