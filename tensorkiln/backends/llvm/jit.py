@@ -9,18 +9,23 @@ demand for the ``llvm-opt`` and ``asm`` stages.
 """
 from __future__ import annotations
 
+import ctypes
 import threading
 from typing import Callable, Iterable, TypeVar
 
 import llvmlite.binding as llvm
+from llvmlite.binding import ffi
 
 from .target import host_target_machine, new_host_target_machine, parse_and_optimize
 
 
 # LLVM reads its loop-strength-reduction switch from a process-wide option when it builds a
-# module's code generation pipeline, so each compile sets it under this lock. (llvmlite already
-# runs one LLVM call at a time, so the lock costs no parallelism.)
+# module's code generation pipeline, so each compile that needs another value sets it under this
+# lock, and never while a compile outside llvmlite's lock (below) may be reading options.
 _codegen_lock = threading.Lock()
+_options = threading.Condition()
+_unlocked_emits = 0  # quick compiles running outside llvmlite's lock
+_lsr_now: list[bool | None] = [None]  # the value the option was last set to
 
 
 T = TypeVar("T")
@@ -29,14 +34,65 @@ T = TypeVar("T")
 def with_lsr(lsr: bool, fn: Callable[[], T]) -> T:
     """``fn()`` with loop strength reduction on or off in the code generators it builds."""
     with _codegen_lock:
-        llvm.set_option("", f"-disable-lsr={'false' if lsr else 'true'}")
+        if _lsr_now[0] != lsr:
+            with _options:
+                while _unlocked_emits:
+                    _options.wait()
+                llvm.set_option("", f"-disable-lsr={'false' if lsr else 'true'}")
+                _lsr_now[0] = lsr
         return fn()
+
+
+def _raw(name: str):
+    """llvmlite's C function ``name`` without its lock-taking wrapper, or None."""
+    return getattr(getattr(ffi.lib, name), "_cfn", None)
+
+
+def _emit_outside_lock(tm: "llvm.TargetMachine", mod: "llvm.ModuleRef") -> bytes:
+    """``tm.emit_object(mod)`` without llvmlite's process-wide lock, which otherwise runs one LLVM
+    call at a time however many threads compile (so a tier-0 model object, the tier-0 kernels
+    and the runtime library, compiled on three threads, took turns). LLVM itself compiles
+    modules of *different* contexts on different threads at once (as ThinLTO's parallel back
+    ends do), so this is for a module parsed into a context of its own, with a target machine of
+    its own, at machine-code level 0 (which runs no loop strength reduction: it reads no option
+    ``with_lsr`` writes, and writers wait for it anyway). The buffer accessors called after it
+    only read the buffer. Falls back to the locked call where llvmlite's wrapper does not expose
+    the raw functions."""
+    global _unlocked_emits
+    fns = [_raw(n) for n in ("LLVMPY_TargetMachineEmitToMemory", "LLVMPY_GetBufferStart", "LLVMPY_GetBufferSize",
+                             "LLVMPY_DisposeMemoryBuffer", "LLVMPY_DisposeString")]
+    if None in fns:
+        return tm.emit_object(mod)
+    emit, start, size, dispose, dispose_string = fns
+    err = ctypes.c_char_p(None)
+    with _options:
+        _unlocked_emits += 1
+    try:
+        buf = emit(tm, mod, 1, ctypes.byref(err))
+    finally:
+        with _options:
+            _unlocked_emits -= 1
+            _options.notify_all()
+    if not buf:
+        message = (err.value or b"").decode("utf-8", "replace")
+        if err.value is not None:
+            dispose_string(err)
+        raise RuntimeError(f"LLVM could not emit the object: {message}")
+    try:
+        return ctypes.string_at(start(buf), size(buf))
+    finally:
+        dispose(buf)
 
 
 def compile_object(llvm_ir: str, opt_level: int = 3, unroll: bool = True, codegen_level: int = 3,
                    lsr: bool = True) -> bytes:
     """LLVM IR to host object code without loading it (``JitModule(object_code=...)`` loads it,
-    resolving its external symbols then): so it can be compiled before the kernels it calls are."""
+    resolving its external symbols then): so it can be compiled before the kernels it calls are.
+    A quick compile (no IR passes, machine-code level 0: tier 0) runs in an LLVM context of its
+    own and outside llvmlite's lock, at the same time as LLVM work on other threads."""
+    if opt_level == 0 and codegen_level == 0:
+        mod = parse_and_optimize(llvm_ir, host_target_machine(), 0, unroll, context=llvm.create_context())
+        return _emit_outside_lock(new_host_target_machine(0), mod)
     mod = parse_and_optimize(llvm_ir, host_target_machine(), opt_level, unroll)
     tm = new_host_target_machine(codegen_level)
     return with_lsr(lsr, lambda: tm.emit_object(mod))

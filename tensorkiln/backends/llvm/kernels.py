@@ -18,7 +18,7 @@ import llvmlite.ir as ir
 from .gemm import config_for, gemm_function, gemm_name
 from .gemm_skinny import skinny_function, skinny_name
 from . import tiering
-from .jit import ENGINES, JitModule
+from .jit import ENGINES, JitModule, compile_object
 from .scratch import ALLOC as SCRATCH_ALLOC, FREE as SCRATCH_FREE, scratch_ir
 from .threadpool import SYMBOL as POOL_SYMBOL, threadpool_ir
 from .target import LIGHT, host_features, host_features_key, host_target_machine
@@ -53,8 +53,17 @@ def _symbol(kind: str) -> str:
 
 
 def kernels_used(llvm_ir: str) -> list[str]:
-    """The kernel libraries a JIT module's IR refers to."""
+    """The kernel libraries a JIT module's IR (or object code) refers to."""
     return [kind for d in KERNEL_DTYPES for kind in (f"skinny-{d}", d) if _symbol(kind) in llvm_ir]
+
+
+RUNTIME_SYMBOLS = (POOL_SYMBOL, SCRATCH_ALLOC, SCRATCH_FREE)
+
+
+def runtime_used(llvm_ir: str) -> bool:
+    """Whether a JIT module's IR (or object code) calls the runtime library itself (its kernels,
+    if any, call it in any case)."""
+    return any(name in llvm_ir for name in RUNTIME_SYMBOLS)
 
 
 # LLVM options per library: (IR pipeline level, unroller, machine code level). The skinny kernels
@@ -102,13 +111,16 @@ def _library(kind: str, build_ir, symbols: list[str], cache, build_tier0=None) -
         # tier-1 model code among them: the queue is in order) call those. Code already linked
         # to the tier-0 kernels keeps calling them: they stay loaded for the process's life.
         text = build_ir() if build_tier0 is None else build_tier0()
-        tier0 = JitModule(text, opt_level=0, unroll=False, codegen_level=0)
+        # (compiled outside llvmlite's lock, beside the model's tier-0 object: jit.compile_object)
+        tier0 = JitModule(object_code=compile_object(text, opt_level=0, unroll=False, codegen_level=0))
         register(tier0)
         _tier0.append(tier0)
         _pending[kind] = tiering.submit(
             lambda: JitModule(text if build_tier0 is None else build_ir(), opt_level=level, unroll=unroll,
                               codegen_level=codegen),
             install)
+    elif level == 0 and codegen == 0:  # the runtime library: a quick compile, outside llvmlite's lock
+        install(JitModule(object_code=compile_object(build_ir(), opt_level=0, unroll=False, codegen_level=0)))
     else:
         install(JitModule(build_ir(), opt_level=level, unroll=unroll, codegen_level=codegen))
     if kind == "runtime":
@@ -199,14 +211,19 @@ def join_prefetch() -> None:
 os.register_at_fork(before=join_prefetch)
 
 
-def ensure_kernels(dtypes, cache=None, optimized: bool = False) -> None:  # dtypes: kinds as kernels_used names them
+def ensure_kernels(dtypes, cache=None, optimized: bool = False, runtime: bool = True) -> None:  # dtypes: kinds as kernels_used names them
     """Make the runtime library (thread pool, scratch allocator) and the GEMM kernels of these
-    dtypes resolvable by the JIT (the kernels call the runtime, so it comes first; every compiled
-    function needs it too). ``optimized``: wait for the optimized kernels where tier-0 ones are in
-    the symbol table (for code that is linked once and kept: a module loaded from the disk cache)."""
+    dtypes resolvable by the JIT (the kernels call the runtime, so it comes first). ``runtime``:
+    whether the caller's code calls the runtime library itself (``runtime_used``); code that
+    needs neither returns at once instead of waiting for the prefetch thread (a cold softmax
+    initializer, which only stores constants, waited for it). ``optimized``: wait for the
+    optimized kernels where tier-0 ones are in the symbol table (for code that is linked once and
+    kept: a module loaded from the disk cache)."""
+    if not dtypes and not runtime:
+        return
     wait = []
     with _lock:
-        _library("runtime", _runtime_ir, [POOL_SYMBOL, SCRATCH_ALLOC, SCRATCH_FREE], cache)
+        _library("runtime", _runtime_ir, list(RUNTIME_SYMBOLS), cache)
         for kind in dtypes:
             # The blocked GEMM hands narrow products to the skinny kernels: those come first.
             for need in ([f"skinny-{kind}", kind] if not kind.startswith("skinny-") else [kind]):

@@ -110,10 +110,12 @@ def optimize(mod: "llvm.ModuleRef", tm: "llvm.TargetMachine", level: int = 3, un
     pm.run(mod, pb)
 
 
-def parse_and_optimize(ir_text: str, tm: "llvm.TargetMachine", level: int = 3, unroll: bool = True) -> "llvm.ModuleRef":
-    """Parse and verify ``ir_text`` and optimize it; level 0 runs no IR passes (for IR written by
-    hand in SSA form, see ``kernels.OPT``: the machine code generator still optimizes)."""
-    mod = llvm.parse_assembly(ir_text)
+def parse_and_optimize(ir_text: str, tm: "llvm.TargetMachine", level: int = 3, unroll: bool = True,
+                       context: "llvm.ContextRef | None" = None) -> "llvm.ModuleRef":
+    """Parse and verify ``ir_text`` (into ``context``, default LLVM's global one) and optimize it;
+    level 0 runs no IR passes (for IR written by hand in SSA form, see ``kernels.OPT``: the
+    machine code generator still optimizes)."""
+    mod = llvm.parse_assembly(ir_text, context)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
     mod.verify()

@@ -18,7 +18,8 @@ another order once vectorized, and FMA contraction differs; a run is never a mix
 bit-for-bit from the first call), or call :func:`wait` to let pending optimized code arrive.
 
 One worker thread at a time takes the jobs in order (llvmlite runs one LLVM call at a time in a
-process anyway, so more would not compile faster), and never while a compile someone waits for is
+process — only the quick tier-0 compiles run outside its lock, ``jit.compile_object`` — so more
+would not compile faster), and never while a compile someone waits for is
 running (:class:`foreground`); it is not a daemon, so the interpreter lets it finish at exit
 rather than tear LLVM down under it (which is also what puts a short-lived process's optimized
 code in the disk cache), and it exits when the queue is empty. A job whose functions have all
@@ -106,7 +107,9 @@ def _work() -> None:
     while True:
         with _lock:
             # llvmlite runs one LLVM call at a time: a tier-1 compile started now would hold up
-            # the tier-0 compile a first call is waiting for (the softmax step's: 65 -> 120 ms).
+            # the compiles a first call is waiting for (the softmax step's: 65 -> 120 ms; its
+            # quick tier-0 code is now compiled outside that lock, but its kernel libraries' IR
+            # parse and its object loads are not, and the two cores are busy anyway).
             # Compiles come in runs (an initializer, then the train step), so the worker also
             # waits until none has ended for QUIET_S, unless someone is waiting for a job.
             while True:
