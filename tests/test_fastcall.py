@@ -34,12 +34,15 @@ def test_builtin_matches_the_ctypes_path():
     np.testing.assert_allclose(fast, np.tanh(x.astype(np.float64) @ w) * 2 + 1, rtol=1e-5, atol=1e-6)
 
 
-def test_wrong_argument_count_is_refused_before_native_code():
+def test_wrong_argument_count_or_dim_type_is_refused_before_native_code():
     fn = tk.compile(SRC)["f"]
     out = np.full((5, 2), 7.0, np.float32)
     x, w = np.ones((5, 3), np.float32), np.ones((3, 2), np.float32)
     assert fn._fast.call(5, x, w) == BAD_CALL  # the output array is missing
     assert fn._fast.call() == BAD_CALL
+    assert fn._fast.call("5", x, w, out) == BAD_CALL  # a dim that is no int: refused, no error left set
+    assert fn._fast.call(1 << 70, x, w, out) == BAD_CALL  # out of Py_ssize_t's range
+    np.testing.assert_array_equal(out, 7.0)
     assert fn._fast.call(5, x, w, out) == 0
     np.testing.assert_allclose(out, np.tanh(np.full((5, 2), 3.0)) * 2 + 1, rtol=1e-6)
 
