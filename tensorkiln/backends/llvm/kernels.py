@@ -179,7 +179,7 @@ def warm_up() -> None:
     ``compiled_module`` calls this as it is imported, so the work overlaps the rest of ``import
     tensorkiln``, which reads files and releases the GIL often (LLVM releases it too). Measured
     with the dialects loaded by prefix (opdef.py), 10 alternating pairs of processes: the warm
-    softmax start 10.7-12.0 -> 7.7-8.6 ms, import unchanged (docs/performance.md).
+    softmax start 10.7-12.0 -> 7.7-8.6 ms, import unchanged (docs/performance-log.md, "Warm start").
     Started later, beside the pure-Python graph building, the thread waited for the GIL and slowed
     that down (10.0-11.6 ms); doing Python work here too (the compiler fingerprint, loading the
     cached kernels) made the thread run on into the graph building (11.2-17.7 ms). A process that
