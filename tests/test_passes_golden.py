@@ -44,3 +44,21 @@ def test_pass_golden(path: Path) -> None:
 def test_there_are_golden_cases_for_every_pass() -> None:
     passes = {p.read_text().splitlines()[0].split(":", 1)[1].strip() for p in CASES}
     assert passes >= {"infer-shapes", "decompose", "canonicalize", "fold-constants", "cse", "dce", "fuse", "lower-to-loops", "buffer-lifetimes"}
+
+
+PASS_NAMES = ("infer-shapes", "decompose", "canonicalize", "fold-constants", "cse", "dce", "fuse", "fuse-nn",
+              "lower-to-loops", "collapse-loops", "fuse-loops", "buffer-lifetimes")
+
+
+def test_passes_are_values_with_their_names_and_options() -> None:
+    """Passes without options are plain subclasses of the ``Pass`` dataclass (no decorator of their
+    own: base.py says why); they still compare, hash and print as dataclasses, by class."""
+    for name in PASS_NAMES:
+        a, b = pass_by_name(name), pass_by_name(name)
+        assert a.name == name and a == b and hash(a) == hash(b)
+        assert repr(a).startswith(type(a).__name__ + "(")
+    dce, cse = pass_by_name("dce"), pass_by_name("cse")
+    assert dce != cse and repr(dce) == "DeadCodeElimination()"
+    from tensorkiln.compiler.passes.canonicalize import Canonicalize
+
+    assert Canonicalize(max_iterations=3) != Canonicalize() and repr(Canonicalize(3)) == "Canonicalize(max_iterations=3)"

@@ -16,6 +16,10 @@ from ...ir.verifier import verify_module
 AfterPassHook = Callable[[str, Module], None]
 
 
+# A frozen dataclass: a pass's options are its fields. A pass without options needs no decorator of
+# its own — it inherits this class's generated __init__/__eq__/__hash__/__repr__, which work from
+# the instance's class — and gets none: each @dataclass costs ~0.3 ms to create, and the passes are
+# imported by a process's first compile (ten of them: ~3 ms of a cold start).
 @dataclass(frozen=True)
 class Pass:
     name: ClassVar[str] = ""

@@ -9,7 +9,6 @@ cache: a simple form of memory planning that reuses buffers in program order.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ...ir.core import Operation, Value
 from ...ir.types import MemRefType
@@ -30,7 +29,6 @@ def _aliases(buf: Value) -> set[int]:
     return seen
 
 
-@dataclass(frozen=True)
 class BufferLifetimes(Pass):
     name = "buffer-lifetimes"
 

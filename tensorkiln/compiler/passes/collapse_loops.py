@@ -16,7 +16,6 @@ until no pair matches, so an elementwise nest of any rank over contiguous buffer
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ...ir.core import Block, Builder, Operation, Region, Value
 from ...ir.types import INDEX, Dim, MemRefType
@@ -157,7 +156,6 @@ def collapse_block(block: Block) -> bool:
     return changed
 
 
-@dataclass(frozen=True)
 class CollapseLoops(Pass):
     name = "collapse-loops"
 

@@ -1,7 +1,6 @@
 """Common-subexpression elimination over pure, region-free ops, scoped by block nesting."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,7 +44,6 @@ def _cse_block(block: Block, scopes: list[dict]) -> None:
     scopes.pop()
 
 
-@dataclass(frozen=True)
 class CommonSubexpressionElimination(Pass):
     name = "cse"
 

@@ -1,7 +1,6 @@
 """Dead-code elimination: erase pure ops whose results are unused, innermost blocks first."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ...ir.core import Block
 from .base import Pass
@@ -17,7 +16,6 @@ def _dce_block(block: Block) -> None:
             op.erase()
 
 
-@dataclass(frozen=True)
 class DeadCodeElimination(Pass):
     name = "dce"
 

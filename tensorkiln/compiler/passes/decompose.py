@@ -7,7 +7,6 @@ empty tensor is finite), an ordinary fusible reduction.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,7 +44,6 @@ def _check_numerics(op, b: Builder):
     return b.op("graph.add", _flag(b, nan, STATUS_NAN), _flag(b, inf, STATUS_INF))
 
 
-@dataclass(frozen=True)
 class Decompose(Pass):
     name = "decompose"
 

@@ -11,7 +11,6 @@ The loop lowering emits each ``graph.fused`` op as one loop nest with no tempora
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ...ir.core import Block, Builder, Function, Operation, Region, Value
 from ...ir.opdef import lookup
@@ -39,11 +38,13 @@ def _clonable_constant(v: Value) -> bool:
     return op is not None and op.name == "graph.constant" and splat_value(v) is not None
 
 
-@dataclass
 class _Group:
-    root: Operation
-    ops: set[int]
-    once: dict[int, bool]  # op id -> evaluated exactly once per element of its result
+    __slots__ = ("root", "ops", "once")
+
+    def __init__(self, root: Operation, ops: set[int], once: dict[int, bool]):
+        self.root = root
+        self.ops = ops
+        self.once = once  # op id -> evaluated exactly once per element of its result
 
 
 def _find_groups(func: Function) -> list[_Group]:
@@ -108,7 +109,6 @@ def _build_fused(func: Function, g: _Group) -> None:
         op.erase()
 
 
-@dataclass(frozen=True)
 class FuseElementwise(Pass):
     name = "fuse"
 

@@ -21,7 +21,6 @@ size). Runs after collapse-loops.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ...ir.core import Block, Operation, Value
 from ...ir.types import MemRefType
@@ -163,7 +162,6 @@ def fuse_block(block: Block) -> bool:
     return changed
 
 
-@dataclass(frozen=True)
 class FuseLoops(Pass):
     name = "fuse-loops"
 

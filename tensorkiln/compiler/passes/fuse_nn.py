@@ -19,7 +19,6 @@ would otherwise pull these ops into elementwise groups.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ...ir.core import Function, Operation, Value
 from .base import Pass
@@ -99,7 +98,6 @@ def _fold_pool_mask(func: Function, where: Operation) -> None:
     pool.erase()
 
 
-@dataclass(frozen=True)
 class FuseNN(Pass):
     name = "fuse-nn"
 

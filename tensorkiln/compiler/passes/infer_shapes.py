@@ -7,7 +7,6 @@ result types is an error naming both.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ...ir.core import Block
 from ...ir.diagnostics import CompileError
@@ -34,7 +33,6 @@ def _infer_block(block: Block) -> None:
                 r.type = t
 
 
-@dataclass(frozen=True)
 class InferShapes(Pass):
     name = "infer-shapes"
 

@@ -9,7 +9,6 @@ intermediates never touch memory. Reshapes are views; matmuls get their own loop
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ...ir.core import Builder, Function, Module, Operation, Value
@@ -21,12 +20,6 @@ from .inplace_assign import inplace_assignments
 from .lower_nn import NN_OPS, lower_nn_op
 from .lower_outer_reduction import lower_outer_reduction
 from .scalar_emitter import ScalarEmitter, broadcast_index
-
-
-@dataclass
-class _Ctx:
-    func: Function
-    builder: Builder
 
 
 class FunctionLowering:
@@ -266,7 +259,6 @@ class FunctionLowering:
         self.loop_nest(upd.type.shape, body, parallel=False)
 
 
-@dataclass(frozen=True)
 class LowerToLoops(Pass):
     name = "lower-to-loops"
 
