@@ -9,7 +9,6 @@ cache: a simple form of memory planning that reuses buffers in program order.
 """
 from __future__ import annotations
 
-
 from ...ir.core import Operation, Value
 from ...ir.types import MemRefType
 from .base import Pass

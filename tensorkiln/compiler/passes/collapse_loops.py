@@ -16,7 +16,6 @@ until no pair matches, so an elementwise nest of any rank over contiguous buffer
 """
 from __future__ import annotations
 
-
 from ...ir.core import Block, Builder, Operation, Region, Value
 from ...ir.types import INDEX, Dim, MemRefType
 from .base import Pass

@@ -1,7 +1,6 @@
 """Dead-code elimination: erase pure ops whose results are unused, innermost blocks first."""
 from __future__ import annotations
 
-
 from ...ir.core import Block
 from .base import Pass
 from .rewrite import is_pure

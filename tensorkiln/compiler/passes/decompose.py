@@ -7,7 +7,6 @@ empty tensor is finite), an ordinary fusible reduction.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from ...ir.core import Builder

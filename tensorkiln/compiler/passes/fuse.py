@@ -11,7 +11,6 @@ The loop lowering emits each ``graph.fused`` op as one loop nest with no tempora
 """
 from __future__ import annotations
 
-
 from ...ir.core import Block, Builder, Function, Operation, Region, Value
 from ...ir.opdef import lookup
 from .base import Pass

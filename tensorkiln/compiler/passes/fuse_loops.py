@@ -21,7 +21,6 @@ size). Runs after collapse-loops.
 """
 from __future__ import annotations
 
-
 from ...ir.core import Block, Operation, Value
 from ...ir.types import MemRefType
 from .base import Pass

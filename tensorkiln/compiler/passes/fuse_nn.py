@@ -19,7 +19,6 @@ would otherwise pull these ops into elementwise groups.
 """
 from __future__ import annotations
 
-
 from ...ir.core import Function, Operation, Value
 from .base import Pass
 from .rewrite import replace_op, splat_value

@@ -7,7 +7,6 @@ result types is an error naming both.
 """
 from __future__ import annotations
 
-
 from ...ir.core import Block
 from ...ir.diagnostics import CompileError
 from ...ir.opdef import lookup
