@@ -14,8 +14,8 @@ shared machine disturb far less than wall time; the ``TOTAL`` rows give wall tim
 thread's CPU time. Tiered compilation (``backends/llvm/tiering.py``) compiles the optimized code of
 a cold module on a background thread after the quick tier-0 compile: its stages are the ``tier 1,
 background thread`` rows, waited for before the process reports.
-LLVM work is attributed to the kernel libraries while ``ensure_kernels`` runs and to the model
-otherwise (the tier-0 model object is compiled on a thread beside ``ensure_kernels``, so part of
+LLVM work is attributed to the kernel libraries while ``ensure_libraries_for`` runs and to the model
+otherwise (the tier-0 model object is compiled on a thread beside ``ensure_libraries_for``, so part of
 it may land in the kernel rows). Python bytecode is cached (``PYTHONPYCACHEPREFIX`` in a temporary directory, warmed
 first) as in any installed package, even when the environment sets ``PYTHONDONTWRITEBYTECODE``:
 otherwise every process would recompile tensorkiln's sources (~0.1 s). Each column is the one of
@@ -90,7 +90,7 @@ def run_passes(self, module):
     return module
 
 base.PassManager.run = run_passes
-compiled_module.ensure_kernels = kernels_scope(compiled_module.ensure_kernels)
+compiled_module.ensure_libraries_for = kernels_scope(compiled_module.ensure_libraries_for)
 timed(signature, "lower_signature", "frontend: graph -> IR (incl. autodiff)")
 timed(pipeline, "clone_module", "copy IR between stages")
 timed(compiled_module._Build, "llvm_ir", "codegen: loops -> LLVM IR text")

@@ -23,7 +23,7 @@ import llvmlite
 from ..backends.llvm import tiering
 from ..backends.llvm.codegen import abi_symbols, bounds_check_enabled, default_threads
 from ..backends.llvm.jit import JitModule, compile_object
-from ..backends.llvm.kernels import ensure_kernels, join_prefetch, kernels_used, prefetch_runtime, runtime_used, warm_up
+from ..backends.llvm.kernels import ensure_libraries_for, join_prefetch, prefetch_runtime, warm_up
 from ..backends.llvm.target import MODEL_LSR, MODEL_UNROLL, host_features_key
 from ..compiler.passes.base import AfterPassHook
 from ..ir.core import Function, Module
@@ -77,7 +77,7 @@ class _Build:
 
     def jit_from(self, llvm_ir: str, cache: DiskCache | None = None) -> JitModule:
         if self._jit is None:
-            ensure_kernels(kernels_used(llvm_ir), cache, optimized=True, runtime=runtime_used(llvm_ir))
+            ensure_libraries_for(llvm_ir, cache, optimized=True)
             self._jit = JitModule(llvm_ir, unroll=MODEL_UNROLL, lsr=MODEL_LSR)
         return self._jit
 
@@ -99,7 +99,7 @@ class _Build:
         worker = threading.Thread(target=compile_, name="tensorkiln-tier0")
         worker.start()
         try:
-            ensure_kernels(kernels_used(llvm_ir), cache, runtime=runtime_used(llvm_ir))
+            ensure_libraries_for(llvm_ir, cache)
         finally:
             worker.join()
         if isinstance(got[0], BaseException):
@@ -313,8 +313,7 @@ def _compile_graph_module(graph: Module, source_name: str, after_pass: AfterPass
         # Only the kernel libraries the object refers to: their names are in its symbol table.
         # (Loading every dtype's library made a cache hit compile the f64 GEMM when only f32
         # was cached: ~0.7 s.)
-        text = obj.decode("latin-1")
-        ensure_kernels(kernels_used(text), cache, optimized=True, runtime=runtime_used(text))
+        ensure_libraries_for(obj.decode("latin-1"), cache, optimized=True)
         jit = JitModule(object_code=obj, exports=exports(graph))
     else:
         prefetch_runtime(cache)  # compiled by LLVM while the pipeline and codegen run in Python

@@ -79,6 +79,15 @@ def runtime_used(llvm_ir: str) -> bool:
 OPT = {"skinny": (LIGHT, False, 3), "blocked": (3, True, 3), "runtime": (0, False, 0)}
 
 
+def _compile(text: str, level: int, unroll: bool, codegen: int) -> JitModule:
+    """A library's IR compiled at these levels (``OPT``). A quick compile (no IR passes, machine
+    code level 0: tier-0 kernels, the runtime library) goes through ``jit.compile_object``, which
+    runs it outside llvmlite's lock, beside the model's tier-0 object on another thread."""
+    if level == 0 and codegen == 0:
+        return JitModule(object_code=compile_object(text, opt_level=0, unroll=False, codegen_level=0))
+    return JitModule(text, opt_level=level, unroll=unroll, codegen_level=codegen)
+
+
 def _library(kind: str, build_ir, symbols: list[str], cache, build_tier0=None) -> None:
     """Compile (or load from the disk cache) one library once per process and register its
     symbols with LLVM, so JIT modules that only declare them resolve to it. ``build_tier0``: the
@@ -111,18 +120,13 @@ def _library(kind: str, build_ir, symbols: list[str], cache, build_tier0=None) -
         # tier-1 model code among them: the queue is in order) call those. Code already linked
         # to the tier-0 kernels keeps calling them: they stay loaded for the process's life.
         text = build_ir() if build_tier0 is None else build_tier0()
-        # (compiled outside llvmlite's lock, beside the model's tier-0 object: jit.compile_object)
-        tier0 = JitModule(object_code=compile_object(text, opt_level=0, unroll=False, codegen_level=0))
+        tier0 = _compile(text, 0, False, 0)
         register(tier0)
         _tier0.append(tier0)
         _pending[kind] = tiering.submit(
-            lambda: JitModule(text if build_tier0 is None else build_ir(), opt_level=level, unroll=unroll,
-                              codegen_level=codegen),
-            install)
-    elif level == 0 and codegen == 0:  # the runtime library: a quick compile, outside llvmlite's lock
-        install(JitModule(object_code=compile_object(build_ir(), opt_level=0, unroll=False, codegen_level=0)))
+            lambda: _compile(text if build_tier0 is None else build_ir(), level, unroll, codegen), install)
     else:
-        install(JitModule(build_ir(), opt_level=level, unroll=unroll, codegen_level=codegen))
+        install(_compile(build_ir(), level, unroll, codegen))
     if kind == "runtime":
         # Pool workers run this library's code (spinning, then asleep in it) for as long as the
         # process lives: it must never be freed, not even during interpreter shutdown.
@@ -209,6 +213,12 @@ def join_prefetch() -> None:
 # A child forked while the prefetch thread is inside LLVM would inherit llvmlite's lock held by a
 # thread it does not have (tiering.py: the same for its worker).
 os.register_at_fork(before=join_prefetch)
+
+
+def ensure_libraries_for(code: str, cache=None, optimized: bool = False) -> None:
+    """``ensure_kernels`` for what a JIT module's IR or object code refers to: its kernel
+    libraries, and the runtime library if it calls that itself."""
+    ensure_kernels(kernels_used(code), cache, optimized, runtime_used(code))
 
 
 def ensure_kernels(dtypes, cache=None, optimized: bool = False, runtime: bool = True) -> None:  # dtypes: kinds as kernels_used names them
