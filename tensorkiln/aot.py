@@ -186,7 +186,8 @@ def session_function(sess: Any, feeds: Sequence[Any], fetches: Sequence[Any], na
     fetches = [_as_tensor(sess, t) for t in fetches]
     if not fetches:
         raise AotError("export needs at least one fetch")
-    sig = lower_signature(name, [t._node_output() for t in fetches], [], [t._node_output() for t in feeds])
+    # an exported library returns only the fetched values: no run-time checks (a gather clamps)
+    sig = lower_signature(name, [t._node_output() for t in fetches], [], [t._node_output() for t in feeds], run_checks=False)
     func = sig.function
     n_feeds, n_vars = len(feeds), len(sig.variables)
     args = func.args

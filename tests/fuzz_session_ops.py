@@ -12,7 +12,7 @@ result is fetched or combined logically) only see *exact* values, so a 1-ulp dif
 cannot flip them; a comparison that selects between its own operands (``where(v < w, v, w)``) is
 continuous and may see anything. Shapes never mix a batch dim with a static dim the compiler would
 have to assume equal (it compiles an unknown dim meeting a known one as equal), and gather indices
-are always in range (the compiled gather clamps, TF raises): those cases are not valid programs.
+are always in range (out-of-range ones raise InvalidArgumentError, as in TF: tests/test_index_checks.py).
 """
 from __future__ import annotations
 

@@ -74,6 +74,31 @@ def test_sgd_of_weight_gradient_accumulates_into_weight(n_out, const_left):
     np.testing.assert_allclose(got[2], want, rtol=2e-5, atol=2e-6)
 
 
+@pytest.mark.parametrize("n_out", [9, 40])
+@pytest.mark.parametrize("keep", [True, False])
+def test_guarded_sgd_update_still_folds(n_out, keep):
+    """``where(ok, W - dW * c, W)`` with a bool scalar ``ok`` (the Session's guard of a run whose
+    index check failed) folds too, scaling by ``-c`` or 0: a false guard leaves W's values."""
+    types = [tt(6, 7), tt(6, n_out), tt(7, n_out)]
+
+    def make():
+        def body(b, x, g, w):
+            dw = b.op("graph.matmul", x, g, transpose_a=True)
+            ok = b.op("graph.lt", b.op("graph.reduce_sum", b.op("graph.abs", x)), const(b, 1e9 if keep else -1.0))
+            new = b.op("graph.sub", w, b.op("graph.mul", dw, const(b, 0.25)))
+            b.create("graph.assign", [w, b.op("graph.where", ok, new, w)])
+            return [b.op("graph.reduce_sum", g, axes=[0])]
+        return build(types, body)
+
+    loops, got, (x, g, w) = run_both(make, types)
+    assert loops.count("loops.matmul") == 1 and "accumulate = true" in loops
+    if keep:
+        want = w.astype(np.float64) - 0.25 * (x.astype(np.float64).T @ g.astype(np.float64))
+        np.testing.assert_allclose(got[2], want, rtol=2e-5, atol=2e-6)
+    else:
+        np.testing.assert_array_equal(got[2], w)
+
+
 def test_product_read_elsewhere_is_not_folded():
     types = [tt(6, 7), tt(6, 9), tt(7, 9)]
 

@@ -357,14 +357,22 @@ def slice(input_: Any, begin: Any, size: Any, name: str | None = None) -> Tensor
 
 
 def gather(params: Any, indices: Any, validate_indices: Any = None, name: str | None = None, axis: int = 0) -> Tensor:
-    """``params`` indexed along ``axis`` by integer ``indices`` (out-of-range indices are clamped)."""
+    """``params`` indexed along ``axis`` by integer ``indices``. An index outside ``[0, dim)`` makes
+    ``Session.run`` raise InvalidArgumentError (``indices[i] = v is not in [0, dim)``, as TF on the
+    CPU) and assign no variable in that run; the generated code clamps it, so nothing is read out
+    of bounds (a compiled DSL function or an exported library, which have no checks, clamp)."""
     with name_scope(name, "GatherV2", [params, indices]) as scope:
         p = convert_to_tensor(params, name="params")
         ix = convert_to_tensor(indices, name="indices")
         if not ix.dtype.is_integer:
             raise TypeError(f"Value passed to parameter 'indices' has DataType {ix.dtype.name} not in list of "
                             "allowed values: int32, int64")
-        return make_op("GatherV2", [p, ix], name=scope, build=prim("graph.gather", axis=int(axis)),
+        ax = int(axis)
+
+        def build(ctx, ins):
+            ctx.check_indices(ins[1], ins[0].type.shape[ax], "indices")
+            return [ctx.b.op("graph.gather", ins[0], ins[1], axis=ax)]
+        return make_op("GatherV2", [p, ix], name=scope, build=build,
                        dtypes=[p.dtype], attrs={"Tparams": p.dtype, "Tindices": ix.dtype, "axis": int(axis)}).outputs[0]
 
 

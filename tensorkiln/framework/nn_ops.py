@@ -107,7 +107,9 @@ def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
 
 
 def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
-    """``-log_softmax(logits)[i, labels[i]]`` for integer class labels of rank one less."""
+    """``-log_softmax(logits)[i, labels[i]]`` for integer class labels of rank one less. A label
+    outside ``[0, classes)`` makes ``Session.run`` raise InvalidArgumentError (as TF on the CPU) and
+    assign no variable in that run."""
     if _sentinel is not None or labels is None or logits is None:
         raise ValueError("Only call `sparse_softmax_cross_entropy_with_logits` with named arguments (labels=..., logits=..., ...)")
     with name_scope(name, "SparseSoftmaxCrossEntropyWithLogits", [labels, logits]) as scope:
@@ -128,6 +130,7 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
             if lb.type.shape != lg.type.shape[:-1]:
                 pair = next(((a, b) for a, b in zip(lb.type.shape, lg.type.shape) if a != b), None)
                 raise ShapeMismatch(f"labels {lb.type} do not match logits {lg.type}", None, pair)
+            ctx.check_indices(lb, depth, "labels")
             ls = ctx.b.op("graph.log_softmax", lg, axis=-1)
             mask = one_hot_mask(ctx.b, lb, depth)
             picked = ctx.b.op("graph.where", mask, ls, _fc(ctx.b, 0.0, ls))

@@ -3,7 +3,8 @@
 As in TF 1.x, ``==`` and ``!=`` stay identity comparisons (Tensors are hashable keys), and the
 operator ops are named like TF's (``a + b`` is op ``add``, ``a / b`` is ``truediv``, ``a[...]`` is
 ``strided_slice``). Indexing supports ints, slices (any step, negative bounds on known dims),
-``...``, ``tk.newaxis`` (``None``) and scalar integer tensors (a gather, out-of-range clamped).
+``...``, ``tk.newaxis`` (``None``) and scalar integer tensors (a gather; negative counts from the end;
+out of range, ``Session.run`` raises InvalidArgumentError, as TF does).
 """
 from __future__ import annotations
 
@@ -175,7 +176,13 @@ def _slice_build(items: list[tuple]):
             const = ctx.b.op("graph.constant", value=np.array(idx, dtype=np.int64))
             y = ctx.b.op("graph.gather", y, const, axis=axis)
         for axis, k in sorted(gathers, reverse=True):
-            y = ctx.b.op("graph.gather", y, ins[k], axis=axis)
+            # a negative index counts from the end, as in TF's strided_slice
+            ix, dim = ins[k], y.type.shape[axis]
+            zero = ctx.b.op("graph.constant", value=np.array(0, dtype=ix.type.dtype.np_dtype))
+            ix = ctx.b.op("graph.where", ctx.b.op("graph.lt", ix, zero),
+                          ctx.b.op("graph.add", ix, ctx.dim_value(dim, ix.type.dtype)), ix)
+            ctx.check_indices(ix, dim, "slice", axis)
+            y = ctx.b.op("graph.gather", y, ix, axis=axis)
         gathered = {a for a, _ in gathers}
         remaining = [a for a in range(rank) if a not in gathered]
         sizes = dict(zip(remaining, y.type.shape))

@@ -5,8 +5,9 @@ keys, so a repeated call does no graph walk), converts feeds to the placeholders
 layout; made contiguous), checks their static shapes (TF's ``ValueError``), gathers the Session's
 variable buffers and hidden RNG counters, and makes the native call — which checks every dim
 before running and releases the GIL while it runs. Variable updates happen in place in that call.
-A signature with ``CheckNumerics`` ops also returns their statuses; after the call the first
-failing one (in the order its tensor was produced) raises TF's ``InvalidArgumentError``.
+A signature with ``CheckNumerics`` ops or index checks (gathers, tensor indices, sparse labels)
+also returns their statuses; after the call the first failing one (in the order its tensor was
+produced) raises TF's ``InvalidArgumentError``.
 
 Concurrency: calls that only read variables share a readers-writer lock; calls that assign
 (or advance a random op's counter) take it exclusively, so concurrent ``run``\\ s give serial results.
@@ -32,6 +33,7 @@ import numpy as np
 from .. import errors
 from ..compiler.frontend.graph import GraphLoweringError, MissingFeedError
 from ..ir.diagnostics import CompileError
+from ..ir.types import SymDim
 from .config import ConfigProto, RunMetadata, RunOptions, _NodeExecStats, is_local_cpu  # noqa: F401
 from .rwlock import _RWLock
 from .executable import ShapeError
@@ -273,16 +275,19 @@ class _Runner:
         self.sources = sig.lowered.symbol_sources
         self.compiled_now = compiled_now
         self.checks = list(sig.lowered.checks)
+        # hidden index vectors whose length is one fed dim: (feed index, dim index)
+        self._dim_source = {d: self.sources[d.name] for kind, d in self.hidden
+                            if kind == "iota" and isinstance(d, SymDim) and d.is_symbol and d.name in self.sources}
         # (the Session's variable version, this runner's variable buffers read at it): buffers are
         # updated in place, so the list only changes when the Session's set of variable buffers
         # does (``Session._var_version``). One attribute, replaced whole: runs on other threads
         # (readers share the lock) see either the old pair or the new one.
         self._var_cache: tuple[int, list] = (-1, [])
-        if self.checks:  # only runners with CheckNumerics ops pay for reading their statuses
+        if self.checks:  # only runners with checks pay for reading their statuses
             self.call = self._checked_call  # type: ignore[method-assign]
 
     def _checked_call(self, sess: "Session", feeds: list, run_metadata: Any, options: Any) -> list:
-        """``call``, then raise for the first CheckNumerics whose tensor had a NaN or an Inf."""
+        """``call``, then raise for the first failed check (a NaN or Inf, an index out of range)."""
         return split_checked(_Runner.call(self, sess, feeds, run_metadata, options), self.checks)
 
     def _var_args(self, sess: "Session") -> tuple[list, dict]:
@@ -315,7 +320,10 @@ class _Runner:
                 out.append(st)
             else:
                 dim = what
-                if not isinstance(dim, int):
+                src = self._dim_source.get(dim)
+                if src is not None:  # a feed's dim itself (a batch size): no polynomial to evaluate
+                    dim = feeds[src[0]].shape[src[1]]
+                elif not isinstance(dim, int):
                     env = {s: feeds[i].shape[k] for s, (i, k) in self.sources.items()}
                     dim = dim.evaluate(env)
                 out.append(sess._iota(dim))

@@ -16,8 +16,11 @@ a name, a ``kind``, data inputs ``(producer, output index)``, control inputs, st
                   :func:`tensorkiln.compiler.autodiff.gradients`; an unconnected x gets zeros.
 
 A build may call ``ctx.check_numerics(x)``: the status of ``x`` (``graph.check_numerics``) becomes an
-extra result of the function, after the fetched tensors, and ``LoweredSignature.checks`` names the
-checking node of each, ordered by where the checked tensor is produced (the first NaN's producer first).
+extra result of the function, after the fetched tensors; so does ``ctx.check_indices(idx, limit,
+kind)``, which reports an index outside ``[0, limit)`` (see there), and when any such check fails
+every variable assignment of the run keeps the variable's value. ``LoweredSignature.checks`` holds
+a :class:`Check` (node, kind) for each result, ordered by where the checked tensor is produced (the
+first NaN's producer first).
 
 :func:`lower_signature` prunes the graph to what the fetches need (stopping at fed tensors,
 following control inputs and assignments), makes feeds, variables and hidden state arguments, and
@@ -33,14 +36,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
 from ...ir.core import Builder, Function, Value
 from ...ir.diagnostics import CompileError
 from ...ir.dialects.graph import ShapeMismatch
-from ...ir.types import DimOverflowError, DType, Dim, SymDim, TensorType, i64
+from ...ir.types import DimOverflowError, DType, Dim, SymDim, TensorType, dim_product, i64
 
 StaticShape = "tuple[int | None, ...] | None"
 BuildFn = Callable[["LoweringContext", list[Value]], Sequence[Value]]
@@ -149,7 +152,7 @@ class LoweringContext:
     index vector along any dim, and dim values as tensors."""
 
     def __init__(self, b: Builder, state_arg: Callable[[GraphNode], Value], iota_arg: Callable[[Dim], Value],
-                 on_check: Callable[[GraphNode, Value], None] | None = None):
+                 on_check: Callable[[Value, "Check", Value | None], None] | None = None):
         self.b = b
         self._state_arg = state_arg
         self._iota_arg = iota_arg
@@ -161,7 +164,42 @@ class LoweringContext:
         inferring static types."""
         if self._on_check is not None:
             assert self.node is not None
-            self._on_check(self.node, self.b.op("graph.check_numerics", x))
+            self._on_check(self.b.op("graph.check_numerics", x), Check(self.node, "numerics"), None)
+
+    def check_indices(self, idx: Value, limit: Dim, kind: str, axis: int = 0) -> None:
+        """Report, after the call, an element of the integer tensor ``idx`` outside ``[0, limit)``;
+        the Session then raises TF's InvalidArgumentError for ``kind``: ``"indices"`` of a gather
+        or ``"slice"`` (a tensor index of dimension ``axis`` in ``x[i]``) report the first such
+        element (row-major) — an i64 vector of its flat position (int64's maximum when every
+        index is in range), its value, ``limit`` and ``idx``'s dims —, ``"labels"`` (whose
+        message names no position, and ``limit`` is static) only the largest bad value (int64's
+        minimum when none), one pass with no index vector, cheap enough for every training step.
+        Nothing when only inferring static types. The generated gather and one-hot still clamp or
+        zero such an index, so the call itself never reads out of bounds."""
+        if self._on_check is None:
+            return
+        assert self.node is not None
+        b = self.b
+        n = dim_product(idx.type.shape)
+        flat = idx if idx.type.rank == 1 else b.op("graph.reshape", idx, shape=(n,))
+        if flat.type.dtype != i64:
+            flat = b.op("graph.cast", flat, dtype=i64)
+        zero = b.op("graph.constant", value=np.array(0, dtype=np.int64))
+        bad = b.op("graph.logical_or", b.op("graph.lt", flat, zero), b.op("graph.ge", flat, self.dim_value(limit, i64)))
+        if kind == "labels":
+            assert isinstance(limit, int)
+            none = b.op("graph.constant", value=np.array(np.iinfo(np.int64).min, dtype=np.int64))
+            worst = b.op("graph.reduce_max", b.op("graph.where", bad, flat, none))
+            self._on_check(worst, Check(self.node, kind, limit), b.op("graph.eq", worst, none))
+            return
+        at = self.iota(n)
+        none = b.op("graph.constant", value=np.array(np.iinfo(np.int64).max, dtype=np.int64))
+        first = b.op("graph.reduce_min", b.op("graph.where", bad, at, none))
+        value = b.op("graph.reduce_sum", b.op("graph.where", b.op("graph.eq", at, first), flat, zero))
+        dims = [self.dim_value(d, i64) for d in idx.type.shape]  # for TF's indices[i,j] in the message
+        # one result, not 3 + rank: each result is an array the call allocates and Python reads
+        info = b.op("graph.concat", *(b.op("graph.reshape", v, shape=(1,)) for v in [first, value, self.dim_value(limit, i64)] + dims), axis=0)
+        self._on_check(info, Check(self.node, kind, axis), b.op("graph.eq", first, none))
 
     def state(self) -> Value:
         """This node's run counter (scalar i64): 0 on a caller's first run, +1 after every run."""
@@ -269,6 +307,17 @@ def _preds(node: GraphNode, feeds: set[Tensor]) -> list[GraphNode]:
 # --------------------------------------------------------------------------- lowering
 
 
+class Check(NamedTuple):
+    """One run-time check of a signature: ``kind`` is ``"numerics"`` (one i32 status) or
+    ``"indices"``/``"slice"`` (an i64 vector: the first bad flat position, its value, the limit,
+    then the index tensor's dims, for TF's ``indices[i,j]``) or ``"labels"`` (an i64 scalar: the
+    largest bad label); ``detail`` is the sliced dimension of a ``"slice"``, the number of
+    classes of ``"labels"``."""
+    node: GraphNode
+    kind: str
+    detail: int = 0
+
+
 @dataclass
 class LoweredSignature:
     """One compiled signature's IR and how to call it.
@@ -287,8 +336,8 @@ class LoweredSignature:
     results: list[int]  # per fetched tensor: index of the function result
     nodes: list[GraphNode]  # pruned nodes in execution order
     symbol_sources: dict[str, tuple[int, int]]  # symbol -> (feed index, dim index)
-    # CheckNumerics nodes whose i32 statuses are the results after the fetched ones, in this order
-    checks: list[GraphNode] = field(default_factory=list)
+    # the checks whose statuses are the results after the fetched ones, in this order
+    checks: list["Check"] = field(default_factory=list)
 
 
 def lower_signature(
@@ -297,10 +346,13 @@ def lower_signature(
     fetch_ops: Sequence[GraphNode],
     feeds: Sequence[Tensor],
     feed_ranks: Sequence[int | None] | None = None,
+    run_checks: bool = True,
 ) -> LoweredSignature:
     """Build the function computing ``fetch_tensors`` (and running ``fetch_ops``) from ``feeds``.
 
-    ``feed_ranks[i]`` gives the rank of feed i when its static shape has an unknown rank.
+    ``feed_ranks[i]`` gives the rank of feed i when its static shape has an unknown rank. With
+    ``run_checks=False`` (an exported library, which returns only the fetched values) the builds'
+    run-time checks are left out: no statuses, no guarded assignments, no index vectors.
     Raises :class:`MissingFeedError` or :class:`GraphLoweringError` naming the node."""
     feed_set = set(feeds)
     nodes = prune([n for n, i in fetch_tensors if (n, i) not in feed_set] + list(fetch_ops), feed_set)
@@ -328,7 +380,7 @@ def lower_signature(
         feed_dims.append(dims)
 
     def attempt(u: _Unifier) -> LoweredSignature:
-        return _Lowering(name, nodes, list(fetch_tensors), list(feeds), feed_dims, u, sources).run()
+        return _Lowering(name, nodes, list(fetch_tensors), list(feeds), feed_dims, u, sources, run_checks).run()
 
     try:
         return _with_unification(free, attempt)
@@ -355,7 +407,7 @@ def _arg_name(text: str, used: set[str]) -> str:
 
 
 class _Lowering:
-    def __init__(self, name, nodes, fetch_tensors, feeds, feed_dims, u: _Unifier, sources):
+    def __init__(self, name, nodes, fetch_tensors, feeds, feed_dims, u: _Unifier, sources, run_checks: bool = True):
         self.nodes, self.fetch_tensors, self.feeds, self.u = nodes, fetch_tensors, feeds, u
         self.sources = sources
         self.func = Function(name, [], [])
@@ -377,16 +429,27 @@ class _Lowering:
         self.hidden: list[tuple[str, Any]] = []
         self.state_args: dict[int, Value] = {}
         self.iota_args: dict[Dim, Value] = {}
-        self.ctx = LoweringContext(self.b, self._state_arg, self._iota_arg, self._on_check)
-        self.checks: list[tuple[tuple[int, int], GraphNode, Value]] = []
+        self.ctx = LoweringContext(self.b, self._state_arg, self._iota_arg, self._on_check if run_checks else None)
+        self.checks: list[tuple[tuple[int, int], Check, Value]] = []
+        self.valid: list[Value] = []  # bool scalars: an index check passed
         self.position = {id(n): k for k, n in enumerate(nodes)}
 
-    def _on_check(self, node: GraphNode, status: Value) -> None:
+    def _indices_valid(self) -> Value | None:
+        """A bool scalar: every index check passed (None when the signature has none)."""
+        valid = None
+        for ok in self.valid:
+            valid = ok if valid is None else self.b.op("graph.logical_and", valid, ok)
+        return valid
+
+    def _on_check(self, status: Value, check: "Check", ok: Value | None) -> None:
         # Order by the checked tensor's producer (a fed tensor comes first): a producer precedes
         # its consumers, so the first failing check is at the op that made the NaN, whatever order
         # the checks themselves were pruned in.
-        producer = node.inputs[0][0] if node.inputs else node
-        self.checks.append(((self.position.get(id(producer), -1), self.position[id(node)]), node, status))
+        node = check.node
+        producer = node.inputs[0][0] if node.inputs and check.kind == "numerics" else node
+        self.checks.append(((self.position.get(id(producer), -1), self.position[id(node)]), check, status))
+        if ok is not None:
+            self.valid.append(ok)
 
     # hidden arguments ---------------------------------------------------------
     def _state_arg(self, node: GraphNode) -> Value:
@@ -455,10 +518,16 @@ class _Lowering:
                 raise GraphLoweringError(f"cannot compile '{node.name}': {e.message}", node) from None
             except ValueError as e:  # a build's own check, e.g. on a rank only known now
                 raise GraphLoweringError(f"cannot compile '{node.name}': {e}", node) from None
+        # A failed index check means the run raises: its variable updates (computed from clamped
+        # indices) must not land, so each assigns its old value then (a select in the update loop).
+        valid = self._indices_valid()
         for var in self.variables:
             hit = last_assign.get(id(var))
             if hit is not None:
-                self.b.create("graph.assign", [self.var_args[id(var)], hit[1]])
+                arg, value = self.var_args[id(var)], hit[1]
+                if valid is not None:
+                    value = self.b.op("graph.where", valid, value, arg)
+                self.b.create("graph.assign", [arg, value])
         for node_id, arg in self.state_args.items():
             one = self.b.op("graph.constant", value=np.array(1, dtype=np.int64))
             self.b.create("graph.assign", [arg, self.b.op("graph.add", arg, one)])
@@ -477,7 +546,7 @@ class _Lowering:
             reads_entry=[self.reads_entry[id(v)] for v in self.variables],
             writes=[id(v) in last_assign for v in self.variables], hidden=self.hidden,
             results=index, nodes=self.nodes, symbol_sources={s: self.sources[s] for s in self.sources if s not in self.u.subst},
-            checks=[node for _, node, _ in self.checks])
+            checks=[check for _, check, _ in self.checks])
 
     def _lower_node(self, pos, node, env, env_out, last_assign) -> None:
         kind = node.kind

@@ -15,7 +15,7 @@ from ...ir.core import Builder, Function, Module, Operation, Value
 from ...ir.diagnostics import CompileError
 from ...ir.types import INDEX, Dim, MemRefType, ScalarType, TensorType
 from .base import Pass
-from .gemm_update import accumulate_product, gemm_updates, scale_operands
+from .gemm_update import accumulate_product, gemm_updates, scaled_buffer
 from .inplace_assign import inplace_assignments
 from .lower_nn import NN_OPS, lower_nn_op
 from .lower_outer_reduction import lower_outer_reduction
@@ -79,8 +79,8 @@ class FunctionLowering:
             out_for.setdefault(vid, self.buffers[id(target)])
         # In-place SGD updates of a product accumulate the product into the variable (gemm_update.py).
         updates = gemm_updates(self.src, inplace)
-        deferred = {id(mm): (mm, c) for mm, c in updates.values()}
-        scaled: dict[int, tuple[Value, Value]] = {}
+        deferred = {id(mm): mm for mm, _, _ in updates.values()}
+        scaled: dict[int, tuple[Value, Value, bool]] = {}
         assigns: list[Operation] = []
         for op in self.src.body.ops:
             if op.name == "return":
@@ -89,12 +89,13 @@ class FunctionLowering:
                 assigns.append(op)
                 continue
             self.b.loc = op.loc
-            if id(op) in deferred:  # only its scaled operand here (an allocation: before any update)
-                scaled[id(op)] = scale_operands(self, *deferred[id(op)])
+            if id(op) in deferred:  # only its scaled operand's buffer here (an allocation: before any update)
+                scaled[id(op)] = scaled_buffer(self, op)
                 continue
             if id(op) in updates:
-                mm = updates[id(op)][0]
-                accumulate_product(self, mm, scaled[id(mm)], self.buffers.setdefault(id(op.results[0]), out_for[id(op.results[0])]))
+                mm, c, guard = updates[id(op)]
+                out = self.buffers.setdefault(id(op.results[0]), out_for[id(op.results[0])])
+                accumulate_product(self, op, mm, c, guard, scaled[id(mm)], out)
                 continue
             self.lower_op(op, out_for.get(id(op.results[0])) if op.results else None)
         for v, out in zip(ret.operands, self.outs):
