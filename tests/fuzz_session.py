@@ -273,7 +273,7 @@ class _Gen(OpsMixin, LayoutOpsMixin, NnOpsMixin):
     def spelled_exactly(self, n: Node) -> bool:
         """The graph's static shape of n has its static dims known and only the batch unknown. A fed
         tensor's static shape is all the compiler knows of it (an unknown dim stays symbolic,
-        where some ops need it known: an int index into it cannot be bounds-checked)."""
+        where some ops need it known: a slice of it with a stop is refused)."""
         static = n.tensor.shape.as_tuple() if n.tensor.shape.ndims is not None else None
         return static is not None and len(static) == len(n.shape) and all(
             (s is None) if d == BATCH else (s == d[0] and d[1] == 0) for s, d in zip(static, n.shape))

@@ -116,8 +116,9 @@ class LayoutOpsMixin:
             if self.chance(15):
                 items.append(None)
                 shape.append(STATIC1)
-            # an int index into a dim unknown to the graph is refused (cannot be bounds-checked)
-            kind = "all" if d[1] or not known[k] else self.choice(["all", "int", "range"])
+            # an int index into a dim unknown to the graph is checked at run time; a range there
+            # with a stop is refused (its length min(stop, N) is not a symbolic dim)
+            kind = "all" if d[1] else self.choice(["all", "int", "range"] if known[k] else ["all", "int"])
             if kind == "int":
                 items.append(self.i(-d[0], d[0] - 1))
             elif kind == "range":

@@ -1,8 +1,8 @@
-"""Index range checks: ``tk.gather`` (and ``embedding_lookup``), ``x[i]`` with a tensor ``i`` and
-``sparse_softmax_cross_entropy_with_logits``'s labels raise TF's InvalidArgumentError from
-``Session.run`` when an index is outside ``[0, dim)``, naming the first bad one (the largest bad
-label for labels); a run that fails such a check assigns no variable; in-range indices give numpy's
-values.
+"""Index range checks: ``tk.gather`` (and ``embedding_lookup``), ``x[i]`` with a tensor ``i`` (or an
+int ``i`` on a dim unknown to the graph) and ``sparse_softmax_cross_entropy_with_logits``'s labels
+raise TF's InvalidArgumentError from ``Session.run`` when an index is outside ``[0, dim)``, naming
+the first bad one (the largest bad label for labels); a run that fails such a check assigns no
+variable; in-range indices give numpy's values.
 
 References: numpy indexing (``params[idx]``, ``np.take``) and numpy's own search for the first
 out-of-range index (``np.flatnonzero``, ``np.unravel_index``); TF 1.x's messages on the CPU.
@@ -90,6 +90,20 @@ def test_tensor_index_counts_from_the_end_and_raises_out_of_range():
         assert _error(sess, row, {x: xv, k: 4}).startswith("slice index 4 of dimension 0 out of bounds.")
         assert _error(sess, row, {x: xv, k: -5}).startswith("slice index -5 of dimension 0 out of bounds.")
         assert _error(sess, col, {x: xv, k: 3}).startswith("slice index 3 of dimension 1 out of bounds.")
+
+
+def test_int_index_on_an_unknown_dim_is_checked_at_run_time():
+    x = tk.placeholder(tk.float32, [None, None])
+    first, last, corner = x[0], x[-1], x[-1, 1]
+    assert first.shape.as_list() == [None] and corner.shape.as_list() == []
+    xv = np.arange(12, dtype=np.float32).reshape(4, 3)
+    with tk.Session() as sess:
+        got = sess.run([first, last, corner], {x: xv})
+        for g, w in zip(got, [xv[0], xv[-1], xv[-1, 1]]):
+            np.testing.assert_array_equal(g, w)
+        assert _error(sess, first, {x: np.zeros((0, 3), np.float32)}).startswith("slice index 0 of dimension 0 out of bounds.")
+        assert _error(sess, corner, {x: xv[:, :1]}).startswith("slice index 1 of dimension 1 out of bounds.")
+        assert _error(sess, x[-5], {x: xv}).startswith("slice index -5 of dimension 0 out of bounds.")
 
 
 def test_bad_labels_raise_and_leave_the_variables_as_they_were():

@@ -4,9 +4,10 @@ slicing (``slice`` and ``Tensor.__getitem__``), gather, one_hot, where, fills an
 Shape arguments (reshape targets, slice bounds, fill shapes) must be known when the graph is built:
 Python ints, or constant tensors. Unknown (``None``) dims of the *input* stay symbolic: the op's
 ``build`` reads the input's IR shape when the signature is compiled, so e.g. ``expand_dims`` or
-``x[:, 1:]`` of a ``[None, 3]`` placeholder compile once for every batch size. Indexing with a
-static stop or an integer on an unknown dim is refused at construction: its bounds could not be
-checked before the native call.
+``x[:, 1:]`` of a ``[None, 3]`` placeholder compile once for every batch size. Slicing an unknown
+dim with a static stop is refused at construction (the result's length would be ``min(stop, N)``,
+which a symbolic dim cannot express); an integer index there is checked at run time
+(``tensor_operators``).
 """
 from __future__ import annotations
 

@@ -3,8 +3,10 @@
 As in TF 1.x, ``==`` and ``!=`` stay identity comparisons (Tensors are hashable keys), and the
 operator ops are named like TF's (``a + b`` is op ``add``, ``a / b`` is ``truediv``, ``a[...]`` is
 ``strided_slice``). Indexing supports ints, slices (any step, negative bounds on known dims),
-``...``, ``tk.newaxis`` (``None``) and scalar integer tensors (a gather; negative counts from the end;
-out of range, ``Session.run`` raises InvalidArgumentError, as TF does).
+``...``, ``tk.newaxis`` (``None``) and scalar integer tensors. A tensor index, or an int on an
+unknown dim, is a gather whose bounds are checked at run time (negative counts from the end; out of
+range, ``Session.run`` raises InvalidArgumentError, as TF does); an int on a known dim is checked
+when the graph is built (ValueError, as TF).
 """
 from __future__ import annotations
 
@@ -129,7 +131,7 @@ def _slice_build(items: list[tuple]):
             full += [("slice", None, None, None)] * (rank - consuming)
         begin, size, strides = [0] * rank, list(shape), [1] * rank
         reversed_axes: list[tuple[int, list[int]]] = []
-        gathers: list[tuple[int, int]] = []
+        gathers: list[tuple[int, Any]] = []  # (input axis, scalar index value)
         dropped: set[int] = set()
         final: list[Any] = []  # input axis kept, or None for a new axis
         d = 0
@@ -140,8 +142,10 @@ def _slice_build(items: list[tuple]):
             dim = shape[d]
             if it[0] == "int":
                 i = it[1]
-                if isinstance(dim, SymDim):
-                    raise ValueError(f"an integer index on unknown dimension {d} cannot be bounds-checked")
+                if isinstance(dim, SymDim):  # bounds known only at run time: a checked gather
+                    gathers.append((d, ctx.b.op("graph.constant", value=np.array(i, dtype=np.int64))))
+                    d += 1
+                    continue
                 if i < 0:
                     i += dim
                 if not 0 <= i < dim:
@@ -149,7 +153,7 @@ def _slice_build(items: list[tuple]):
                 begin[d], size[d] = i, 1
                 dropped.add(d)
             elif it[0] == "tensor":
-                gathers.append((d, it[1]))
+                gathers.append((d, ins[it[1]]))
             else:
                 _, start, stop, step = it
                 step = 1 if step is None else step
@@ -175,9 +179,9 @@ def _slice_build(items: list[tuple]):
         for axis, idx in reversed_axes:
             const = ctx.b.op("graph.constant", value=np.array(idx, dtype=np.int64))
             y = ctx.b.op("graph.gather", y, const, axis=axis)
-        for axis, k in sorted(gathers, reverse=True):
+        for axis, ix in sorted(gathers, key=lambda g: g[0], reverse=True):
             # a negative index counts from the end, as in TF's strided_slice
-            ix, dim = ins[k], y.type.shape[axis]
+            dim = y.type.shape[axis]
             zero = ctx.b.op("graph.constant", value=np.array(0, dtype=ix.type.dtype.np_dtype))
             ix = ctx.b.op("graph.where", ctx.b.op("graph.lt", ix, zero),
                           ctx.b.op("graph.add", ix, ctx.dim_value(dim, ix.type.dtype)), ix)
