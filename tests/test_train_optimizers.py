@@ -277,6 +277,17 @@ def test_other_schedules():
                                              0.5 * (1 + np.cos(np.pi * frac))], rtol=1e-5, atol=1e-7)
 
 
+def test_polynomial_decay_with_cycle():
+    """TF's formula: decay_steps * ceil(step / decay_steps) (1 at step 0) when cycling."""
+    step = tk.placeholder(tk.int64, [])
+    poly = tk.train.polynomial_decay(0.1, step, 10, end_learning_rate=0.01, power=0.5, cycle=True)
+    with tk.Session() as sess:
+        for s in (0, 1, 9, 10, 11, 20, 25, 31):
+            span = 10 * max(np.ceil(s / 10), 1)
+            want = (0.1 - 0.01) * (1 - s / span) ** 0.5 + 0.01
+            np.testing.assert_allclose(sess.run(poly, {step: s}), want, rtol=1e-6)
+
+
 def test_training_step_is_one_signature_and_one_native_call(monkeypatch):
     x, y, W, b, loss = _model()
     gs = tk.train.get_or_create_global_step()

@@ -15,7 +15,7 @@ from ..framework.array_ops import identity, where
 from ..framework.constant_op import convert_to_tensor
 from ..framework.graph import Graph, GraphKeys, get_default_graph, name_scope
 from ..framework.math_ops import (
-    add, cast, cos, divide, exp, floor, greater, minimum, multiply, pow, subtract,
+    add, cast, ceil, cos, divide, exp, floor, greater, maximum, minimum, multiply, pow, subtract,
 )
 from ..framework.ops import Tensor
 from ..framework.variables import Variable
@@ -114,14 +114,19 @@ def natural_exp_decay(learning_rate: Any, global_step: Any, decay_steps: Any, de
 
 def polynomial_decay(learning_rate: Any, global_step: Any, decay_steps: Any, end_learning_rate: Any = 0.0001,
                      power: Any = 1.0, cycle: bool = False, name: str | None = None) -> Tensor:
-    """``(lr - end) * (1 - min(step, decay_steps) / decay_steps) ^ power + end`` (``cycle`` unsupported)."""
-    if cycle:
-        raise NotImplementedError("polynomial_decay(cycle=True) is not supported")
+    """``(lr - end) * (1 - min(step, decay_steps) / decay_steps) ^ power + end``. With ``cycle``,
+    ``decay_steps`` is first stretched to the next multiple of itself at or past the step,
+    ``decay_steps * ceil(step / decay_steps)`` (1 × at step 0), so the decay restarts from a lower
+    rate after every such span, as in TF."""
     with name_scope(name, "PolynomialDecay", [learning_rate, global_step, decay_steps]) as scope:
         lr = convert_to_tensor(learning_rate, name="learning_rate")
         dt = lr.dtype
         steps = cast(decay_steps, dt)
-        step = minimum(_step(global_step, dt, "polynomial_decay"), steps)
+        step = _step(global_step, dt, "polynomial_decay")
+        if cycle:
+            steps = multiply(steps, maximum(ceil(divide(step, steps)), 1.0))
+        else:
+            step = minimum(step, steps)
         end = cast(end_learning_rate, dt)
         frac = pow(subtract(1.0, divide(step, steps)), cast(power, dt))
         return add(multiply(subtract(lr, end), frac), end, name=scope)
