@@ -1,7 +1,7 @@
 """Model-level benchmark rows: train steps (softmax regression, MLP, the TF-tutorial convnet), the
 per-call cost of `Session.run`, and build + compile + first step (cold, and from the disk cache in a
-new process). Each row times tensorkiln and, in the same run, numpy by hand (softmax, MLP) and JAX /
-PyTorch when importable. Batches are Fashion-MNIST-shaped random data (timing does not depend on it).
+new process). Each row times tensorkiln and, in the same run and in alternating rounds
+(``timing.py``), numpy by hand (softmax, MLP) and JAX / TensorFlow 1.x when importable. Batches are Fashion-MNIST-shaped random data (timing does not depend on it).
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 import peers
 import tensorkiln as tk
 from tensorkiln.backends.llvm import tiering
+from timing import interleaved_medians
 
 B, H = 100, 256
 
@@ -26,6 +28,7 @@ SETTLE_S = 0.3
 
 
 def median_us(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
+    """One contender alone (``step_medians.py``); the rows use ``timing.interleaved_medians``."""
     # Let the previous contender's idle threads (OpenBLAS spins for a while after a call; our
     # pool's workers for ~0.2 ms) go to sleep, so each is timed on a machine the other left idle.
     time.sleep(SETTLE_S)
@@ -130,16 +133,15 @@ def train_rows(have: dict, quick: bool) -> list[tuple[str, dict[str, float]]]:
             continue
         reps = 5 if model == "convnet" else (20 if quick else 300)
         sess, train, px, py = tk_step(model, lr)
-        t = {"tensorkiln": median_us(lambda: sess.run(train, {px: x, py: y}), reps)}
+        fns: dict[str, Callable[[], object]] = {"tensorkiln": lambda: sess.run(train, {px: x, py: y})}
         if model != "convnet":
-            step = numpy_step(model, lr, rng)
-            t["numpy"] = median_us(lambda: step(x, y1h), reps)
+            fns["numpy"] = partial(numpy_step(model, lr, rng), x, y1h)
             if "jax" in have:
-                js = jax_step(model, lr, rng)
-                t["jax"] = median_us(lambda: js(x, y1h), reps)
+                fns["jax"] = partial(jax_step(model, lr, rng), x, y1h)
         if "tensorflow" in have:
-            t["tf1"] = median_us(peers.tf1_train_step(model, lr, x, y), reps)
-        rows.append((f"{model} train step, batch {B}", t))
+            fns["tf1"] = peers.tf1_train_step(model, lr, x, y)
+        t = interleaved_medians(fns, reps, warmup=3)
+        rows.append((f"{model} train step, batch {B}", {k: v * 1e6 for k, v in t.items()}))
     return rows
 
 
@@ -151,12 +153,13 @@ def tiny_run_row(have: dict, quick: bool) -> tuple[str, dict[str, float]]:
         sess = tk.Session(graph=g)
     v = np.ones(4, np.float32)
     reps = 200 if quick else 5000
-    t = {"tensorkiln": median_us(lambda: sess.run(out, {a: v}), reps)}
+    fns: dict[str, Callable[[], object]] = {"tensorkiln": lambda: sess.run(out, {a: v})}
     if "jax" in have:
-        t["jax"] = median_us(peers.jax_tiny(), reps)
+        fns["jax"] = peers.jax_tiny()
     if "tensorflow" in have:
-        t["tf1"] = median_us(peers.tf1_tiny(), reps)
-    return ("Session.run of `a + 1` on 4 floats (JAX: a jitted call; TF1: Session.run)", t)
+        fns["tf1"] = peers.tf1_tiny()
+    t = interleaved_medians(fns, reps, warmup=3)
+    return ("Session.run of `a + 1` on 4 floats (JAX: a jitted call; TF1: Session.run)", {k: v * 1e6 for k, v in t.items()})
 
 
 # Prints, in seconds: import, graph building, initializer run (compile + run), first train step.

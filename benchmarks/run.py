@@ -1,7 +1,8 @@
 """Benchmarks: tensorkiln beside numpy (always) and JAX / TensorFlow / PyTorch (when importable).
 
-Each row times the same work in every available framework within one run and prints medians and
-ratios to tensorkiln, so the comparison does not depend on the machine's mood that day.
+Each row times the same work in every available framework within one run, in alternating rounds
+(``timing.py``), and prints medians and ratios to tensorkiln, so the comparison depends neither on
+the machine's mood that day nor on a slow phase that covers one contender's turn only.
 ``python benchmarks/run.py [--quick] [--rows chain,matmul]``; ``--quick`` is the CI smoke (tiny
 sizes, few repeats, no claims).
 """
@@ -9,40 +10,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402
+import timing  # noqa: E402
 import tensorkiln as tk  # noqa: E402
 import tensorkiln.runtime.compiled_module  # noqa: E402,F401
-from tensorkiln.backends.llvm import tiering  # noqa: E402
 from tensorkiln.backends.llvm.codegen import default_threads  # noqa: E402
-
-
-SETTLE_S = 0.3
-
-
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    # Let the previous contender's idle threads (OpenBLAS spins for a while after a call; our
-    # pool's workers for ~0.2 ms) go to sleep, so each is timed on a machine the other left idle.
-    time.sleep(SETTLE_S)
-    for _ in range(warmup):
-        fn()
-    tiering.wait()  # steady state: a cold module's optimized code is in place (see tiering.py)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from timing import interleaved_medians  # noqa: E402
 
 
 def importable_peers() -> dict[str, object]:
@@ -67,20 +49,20 @@ def mm(a: f32[M, K], b: f32[K, N]) -> f32[M, N] {
 
 def bench_chain(n: int, repeats: int, mod, have: dict) -> dict[str, float]:
     x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
-    out = {"tensorkiln": median_time(lambda: mod.chain(x), repeats),
-           "numpy": median_time(lambda: np.tanh(x * 1.5 + 0.25) * (1 / (1 + np.exp(-x))) + x * x, repeats)}
+    fns = {"tensorkiln": lambda: mod.chain(x),
+           "numpy": lambda: np.tanh(x * 1.5 + 0.25) * (1 / (1 + np.exp(-x))) + x * x}
     if "jax" in have:
         jax, jnp = have["jax"], have["jax"].numpy
         f = jax.jit(lambda v: jnp.tanh(v * 1.5 + 0.25) * jax.nn.sigmoid(v) + v * v)
         xj = jnp.asarray(x)
-        out["jax"] = median_time(lambda: f(xj).block_until_ready(), repeats)
+        fns["jax"] = lambda: f(xj).block_until_ready()
     if "tensorflow" in have:
-        out["tf1"] = median_time(peers.tf1_chain(x), repeats)
+        fns["tf1"] = peers.tf1_chain(x)
     if "torch" in have:
         torch = have["torch"]
         xt = torch.from_numpy(x)
-        out["torch"] = median_time(lambda: torch.tanh(xt * 1.5 + 0.25) * torch.sigmoid(xt) + xt * xt, repeats)
-    return out
+        fns["torch"] = lambda: torch.tanh(xt * 1.5 + 0.25) * torch.sigmoid(xt) + xt * xt
+    return interleaved_medians(fns, repeats)
 
 
 def bench_matmul(n: int, repeats: int, mod, have: dict) -> dict[str, float]:
@@ -89,19 +71,18 @@ def bench_matmul(n: int, repeats: int, mod, have: dict) -> dict[str, float]:
     b = rng.standard_normal((n, n)).astype(np.float32)
     err = float(np.max(np.abs(mod.mm(a, b) - a @ b)))
     assert err < 1e-2 * n ** 0.5, f"matmul mismatch {err}"
-    out = {"tensorkiln": median_time(lambda: mod.mm(a, b), repeats),
-           "numpy": median_time(lambda: a @ b, repeats)}
+    fns = {"tensorkiln": lambda: mod.mm(a, b), "numpy": lambda: a @ b}
     if "jax" in have:
         jnp = have["jax"].numpy
         aj, bj = jnp.asarray(a), jnp.asarray(b)
-        out["jax"] = median_time(lambda: (aj @ bj).block_until_ready(), repeats)
+        fns["jax"] = lambda: (aj @ bj).block_until_ready()
     if "tensorflow" in have:
-        out["tf1"] = median_time(peers.tf1_matmul(a, b), repeats)
+        fns["tf1"] = peers.tf1_matmul(a, b)
     if "torch" in have:
         torch = have["torch"]
         at, bt = torch.from_numpy(a), torch.from_numpy(b)
-        out["torch"] = median_time(lambda: at @ bt, repeats)
-    return out
+        fns["torch"] = lambda: at @ bt
+    return interleaved_medians(fns, repeats)
 
 
 def report(title: str, times: dict[str, float], flops: float | None = None) -> None:
@@ -120,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = set(args.rows.split(","))
     have = {} if args.quick or rows == {"matmul1"} else importable_peers()
     if args.quick:  # a smoke test: no settling pauses
-        global SETTLE_S
-        SETTLE_S = 0.0
-        import models
-        models.SETTLE_S = 0.0
+        timing.SETTLE_S = 0.0
     if rows != {"matmul1"}:
         print(f"peers importable: numpy {np.__version__}" + "".join(f", {k} {getattr(v, '__version__', '?')}" for k, v in have.items()))
     t = time.perf_counter()
