@@ -8,7 +8,10 @@ step at 375 µs against its usual 200–260). :func:`interleaved_medians` times 
 each contender in turn (A B C, A B C, …) and takes each one's median over all its calls, so a phase
 falls on every contender alike. Before each block it sleeps ``SETTLE_S``, so the previous
 contender's idle threads (OpenBLAS and TensorFlow spin for a while after a call, our pool's workers
-for ~0.2 ms) have gone to sleep.
+for ~0.2 ms) have gone to sleep, then makes one untimed call: the first call after a pause is
+slower for every contender (threads asleep, a vCPU that idled: an sgemm 1024³ timed so took 6–9 ms
+for us and 9.2–12.4 for numpy, against 4.8 and 9.1–9.4 in back-to-back calls), and the targets
+are about steady state.
 """
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ ROUNDS = 5
 def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1,
                         rounds: int = ROUNDS) -> dict[str, float]:
     """Median seconds per call of each of ``fns`` over at least ``repeats`` calls each, timed in
-    ``rounds`` alternating blocks after ``warmup`` untimed calls each."""
+    ``rounds`` alternating blocks (each after a pause and one untimed call) after ``warmup``
+    untimed calls each."""
     for fn in fns.values():
         time.sleep(SETTLE_S)
         for _ in range(warmup):
@@ -37,6 +41,7 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int, warm
     for _ in range(rounds):
         for name, fn in fns.items():
             time.sleep(SETTLE_S)
+            fn()  # untimed: wakes the contender's threads (and the vCPU) after the pause
             ts = times[name]
             for _ in range(per_block):
                 t = time.perf_counter()
