@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = set(args.rows.split(","))
     have = {} if args.quick or rows == {"matmul1"} else importable_peers()
     if args.quick:  # a smoke test: no settling pauses
-        timing.SETTLE_S = 0.0
+        timing.SETTLE_S = timing.WAKE_S = 0.0
     if rows != {"matmul1"}:
         print(f"peers importable: numpy {np.__version__}" + "".join(f", {k} {getattr(v, '__version__', '?')}" for k, v in have.items()))
     t = time.perf_counter()

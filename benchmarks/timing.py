@@ -8,10 +8,13 @@ step at 375 µs against its usual 200–260). :func:`interleaved_medians` times 
 each contender in turn (A B C, A B C, …) and takes each one's median over all its calls, so a phase
 falls on every contender alike. Before each block it sleeps ``SETTLE_S``, so the previous
 contender's idle threads (OpenBLAS and TensorFlow spin for a while after a call, our pool's workers
-for ~0.2 ms) have gone to sleep, then makes one untimed call: the first call after a pause is
-slower for every contender (threads asleep, a vCPU that idled: an sgemm 1024³ timed so took 6–9 ms
-for us and 9.2–12.4 for numpy, against 4.8 and 9.1–9.4 in back-to-back calls), and the targets
-are about steady state.
+for ~0.2 ms) have gone to sleep, then makes untimed calls for ``WAKE_S`` (at least one): the first calls
+after a pause can be slower for a contender whose threads slept (an sgemm 1024³ of ours, timed
+right after a pause and one untimed call, took 8.4–11 ms in about a third of the trials — the
+one-thread time, as if the pool's worker had not come back —, against 4.7–5.3 back to back; numpy's
+OpenBLAS, whose threads spin far longer, kept its 9–10 ms), and the targets are about steady state.
+(In one probe our back-to-back calls also ran at the one-thread time throughout: such phases exist
+without pauses too; interleaving spreads them over every contender.)
 """
 from __future__ import annotations
 
@@ -23,14 +26,15 @@ from typing import Callable
 from tensorkiln.backends.llvm import tiering
 
 SETTLE_S = 0.1
+WAKE_S = 0.02
 ROUNDS = 5
 
 
 def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1,
                         rounds: int = ROUNDS) -> dict[str, float]:
     """Median seconds per call of each of ``fns`` over at least ``repeats`` calls each, timed in
-    ``rounds`` alternating blocks (each after a pause and one untimed call) after ``warmup``
-    untimed calls each."""
+    ``rounds`` alternating blocks (each after a pause and ``WAKE_S`` of untimed calls) after
+    ``warmup`` untimed calls each."""
     for fn in fns.values():
         time.sleep(SETTLE_S)
         for _ in range(warmup):
@@ -41,7 +45,11 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int, warm
     for _ in range(rounds):
         for name, fn in fns.items():
             time.sleep(SETTLE_S)
-            fn()  # untimed: wakes the contender's threads (and the vCPU) after the pause
+            start = time.perf_counter()
+            while True:  # untimed, ≥ WAKE_S: the contender's threads (and the vCPUs) are back
+                fn()
+                if time.perf_counter() - start >= WAKE_S:
+                    break
             ts = times[name]
             for _ in range(per_block):
                 t = time.perf_counter()
