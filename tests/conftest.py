@@ -1,5 +1,6 @@
-"""Test-wide settings (verify the IR after every pass, keep hypothesis deterministic in CI) and the
-`native_calls` fixture, which records every native call a test makes."""
+"""Test-wide settings (verify the IR after every pass, keep hypothesis deterministic in CI), the
+`native_calls` fixture, which records every native call a test makes, and `run_error`, the message
+of the InvalidArgumentError a `Session.run` raises."""
 import os
 import tempfile
 
@@ -30,3 +31,16 @@ def native_calls(monkeypatch):
         return original(self, arrays)
     monkeypatch.setattr(NativeFunction, "call_prepared", spy)
     return calls
+
+
+@pytest.fixture
+def run_error():
+    """``run_error(sess, fetches, feed)``: the text of the InvalidArgumentError that
+    ``sess.run(fetches, feed)`` raises (the test fails if it raises none)."""
+    import tensorkiln as tk
+
+    def error(sess, fetches, feed=None) -> str:
+        with pytest.raises(tk.errors.InvalidArgumentError) as info:
+            sess.run(fetches, feed)
+        return str(info.value)
+    return error

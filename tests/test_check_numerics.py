@@ -19,13 +19,7 @@ def fresh_graph():
     yield
 
 
-def _error(sess, fetches, feed=None) -> str:
-    with pytest.raises(tk.errors.InvalidArgumentError) as info:
-        sess.run(fetches, feed)
-    return str(info.value)
-
-
-def test_nan_from_log_is_reported_at_the_log_not_downstream():
+def test_nan_from_log_is_reported_at_the_log_not_downstream(run_error):
     x = tk.placeholder(tk.float32, [None, 3], name="x")
     l = tk.log(x, name="log")  # log(-1) = NaN; every op below inherits it
     y = tk.multiply(l, 2.0, name="scaled")
@@ -33,7 +27,7 @@ def test_nan_from_log_is_reported_at_the_log_not_downstream():
     check = tk.add_check_numerics_ops()
     with tk.Session() as sess:
         feed = {x: np.array([[1.0, -1.0, 2.0]], np.float32)}
-        msg = _error(sess, [z, check], feed)
+        msg = run_error(sess, [z, check], feed)
         assert msg.startswith("log:0 : Tensor had NaN values"), msg
         # the same run without the checks computes NaN quietly (what the checks guard against)
         assert np.isnan(sess.run(z, feed))
@@ -43,31 +37,31 @@ def test_nan_from_log_is_reported_at_the_log_not_downstream():
         np.testing.assert_allclose(got, np.exp(2 * np.log(ok)).sum(), rtol=1e-5)
 
 
-def test_checks_created_in_reverse_order_still_name_the_producer():
+def test_checks_created_in_reverse_order_still_name_the_producer(run_error):
     x = tk.placeholder(tk.float32, [4], name="x")
     l = tk.log(x, name="log")
     y = tk.square(l, name="sq")
     late = tk.check_numerics(y, "square")  # created first, no control dependency between the two
     early = tk.check_numerics(l, "log")
     with tk.Session() as sess:
-        msg = _error(sess, [tk.group(late.op, early.op)], {x: [1.0, 2.0, -3.0, 4.0]})
+        msg = run_error(sess, [tk.group(late.op, early.op)], {x: [1.0, 2.0, -3.0, 4.0]})
         assert msg.startswith("log : Tensor had NaN values"), msg
 
 
-def test_inf_from_division_by_zero_and_both_kinds():
+def test_inf_from_division_by_zero_and_both_kinds(run_error):
     x = tk.placeholder(tk.float32, [None], name="x")
     d = tk.check_numerics(1.0 / x, "one over x")
     with tk.Session() as sess:
-        msg = _error(sess, d, {x: [1.0, 0.0, 2.0]})
+        msg = run_error(sess, d, {x: [1.0, 0.0, 2.0]})
         assert msg.startswith("one over x : Tensor had Inf values"), msg
         assert "CheckNumerics" in msg  # the check op is named, as TF's "[[node ...]]" does
         both = tk.check_numerics(tk.sqrt(x) + 1.0 / x, "both")  # sqrt(-1) = NaN, 1/0 = Inf
-        assert _error(sess, both, {x: [-1.0, 0.0]}).startswith("both : Tensor had Inf and NaN values")
+        assert run_error(sess, both, {x: [-1.0, 0.0]}).startswith("both : Tensor had Inf and NaN values")
         neg_inf = tk.check_numerics(tk.log(x), "log")
-        assert _error(sess, neg_inf, {x: [0.0, 1.0]}).startswith("log : Tensor had Inf values")
+        assert run_error(sess, neg_inf, {x: [0.0, 1.0]}).startswith("log : Tensor had Inf values")
 
 
-def test_finite_values_pass_through_unchanged_float32_and_float64():
+def test_finite_values_pass_through_unchanged_float32_and_float64(run_error):
     rng = np.random.default_rng(0)
     for dt, np_dt in ((tk.float32, np.float32), (tk.float64, np.float64)):
         x = tk.placeholder(dt, [None, 5])
@@ -84,10 +78,10 @@ def test_finite_values_pass_through_unchanged_float32_and_float64():
         with tk.Session() as sess:
             bad = v.copy()
             bad[3, 2] = np.nan
-            assert "t : Tensor had NaN values" in _error(sess, y, {x: bad})
+            assert "t : Tensor had NaN values" in run_error(sess, y, {x: bad})
 
 
-def test_symbolic_batch_compiles_once_and_empty_batches_are_finite():
+def test_symbolic_batch_compiles_once_and_empty_batches_are_finite(run_error):
     x = tk.placeholder(tk.float64, [None, None], name="x")
     y = tk.check_numerics(tk.log(x), "log of x")
     with tk.Session() as sess:
@@ -96,11 +90,11 @@ def test_symbolic_batch_compiles_once_and_empty_batches_are_finite():
             np.testing.assert_allclose(sess.run(y, {x: v}), np.log(v))
             if n * m:
                 v[n - 1, m - 1] = -1.0
-                assert "log of x : Tensor had NaN values" in _error(sess, y, {x: v})
+                assert "log of x : Tensor had NaN values" in run_error(sess, y, {x: v})
         assert sess.compile_count == 1
 
 
-def test_training_step_with_checks_is_one_native_call_and_gradient_is_identity(native_calls):
+def test_training_step_with_checks_is_one_native_call_and_gradient_is_identity(native_calls, run_error):
     x = tk.placeholder(tk.float32, [None, 2], name="x")
     w = tk.Variable([[1.0], [2.0]], name="w")
     pred = tk.check_numerics(tk.matmul(x, w), "pred")
@@ -122,28 +116,28 @@ def test_training_step_with_checks_is_one_native_call_and_gradient_is_identity(n
         np.testing.assert_allclose(sess.run(w), wv - 0.1 * gc, rtol=1e-6)
         bad = xv.copy()
         bad[0, 0] = np.inf
-        msg = _error(sess, [train, check], {x: bad})
+        msg = run_error(sess, [train, check], {x: bad})
         assert msg.startswith("x:0 : Tensor had Inf values"), msg  # the feed is the first bad tensor
 
 
-def test_verify_tensor_all_finite_runs_its_check_through_a_control_dependency():
+def test_verify_tensor_all_finite_runs_its_check_through_a_control_dependency(run_error):
     x = tk.placeholder(tk.float32, [3])
     y = tk.verify_tensor_all_finite(x * 2.0, "doubled")
     z = tk.debugging.assert_all_finite(x, msg="input")
     with tk.Session() as sess:
         np.testing.assert_array_equal(sess.run(y, {x: [1, 2, 3]}), [2, 4, 6])
-        assert _error(sess, y, {x: [1, np.nan, 3]}).startswith("doubled : Tensor had NaN values")
-        assert _error(sess, z, {x: [np.inf, 0, 0]}).startswith("input : Tensor had Inf values")
+        assert run_error(sess, y, {x: [1, np.nan, 3]}).startswith("doubled : Tensor had NaN values")
+        assert run_error(sess, z, {x: [np.inf, 0, 0]}).startswith("input : Tensor had Inf values")
 
 
-def test_no_numpy_reduction_on_the_run_path(monkeypatch):
+def test_no_numpy_reduction_on_the_run_path(monkeypatch, run_error):
     x = tk.placeholder(tk.float32, [None])
     y = tk.check_numerics(x, "x")
     with tk.Session() as sess:
         sess.run(y, {x: [1.0]})  # compiled before numpy's checks are booby-trapped
         for fn in ("isnan", "isinf", "isfinite", "any"):
             monkeypatch.setattr(np, fn, lambda *a, **k: (_ for _ in ()).throw(AssertionError("numpy on the run path")))
-        msg = _error(sess, y, {x: [1.0, np.nan]})
+        msg = run_error(sess, y, {x: [1.0, np.nan]})
         got = sess.run(y, {x: [1.0, 2.0]})
         monkeypatch.undo()
     assert msg.startswith("x : Tensor had NaN values")
