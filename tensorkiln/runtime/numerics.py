@@ -14,10 +14,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import errors
+from ..compiler.frontend.checks import NO_BAD_INDEX, NO_BAD_LABEL
 from ..ir.dialects.graph_debug import status_text
 
-NO_BAD_INDEX = int(np.iinfo(np.int64).max)
-NO_BAD_LABEL = int(np.iinfo(np.int64).min)
 
 
 def index_text(flat: int, shape: Sequence[int]) -> str:

@@ -5,9 +5,8 @@ keys, so a repeated call does no graph walk), converts feeds to the placeholders
 layout; made contiguous), checks their static shapes (TF's ``ValueError``), gathers the Session's
 variable buffers and hidden RNG counters, and makes the native call — which checks every dim
 before running and releases the GIL while it runs. Variable updates happen in place in that call.
-A signature with ``CheckNumerics`` ops or index checks (gathers, tensor indices, sparse labels)
-also returns their statuses; after the call the first failing one (in the order its tensor was
-produced) raises TF's ``InvalidArgumentError``.
+A signature with checks (``CheckNumerics``, index ranges) also returns their statuses; after the
+call the first failing one (in the order its tensor was produced) raises ``InvalidArgumentError``.
 
 Concurrency: calls that only read variables share a readers-writer lock; calls that assign
 (or advance a random op's counter) take it exclusively, so concurrent ``run``\\ s give serial results.
@@ -275,8 +274,7 @@ class _Runner:
         self.sources = sig.lowered.symbol_sources
         self.compiled_now = compiled_now
         self.checks = list(sig.lowered.checks)
-        # hidden index vectors whose length is one fed dim: (feed index, dim index)
-        self._dim_source = {d: self.sources[d.name] for kind, d in self.hidden
+        self._dim_source = {d: self.sources[d.name] for kind, d in self.hidden  # an index vector as long as a fed dim
                             if kind == "iota" and isinstance(d, SymDim) and d.is_symbol and d.name in self.sources}
         # (the Session's variable version, this runner's variable buffers read at it): buffers are
         # updated in place, so the list only changes when the Session's set of variable buffers

@@ -17,10 +17,10 @@ a name, a ``kind``, data inputs ``(producer, output index)``, control inputs, st
 
 A build may call ``ctx.check_numerics(x)``: the status of ``x`` (``graph.check_numerics``) becomes an
 extra result of the function, after the fetched tensors; so does ``ctx.check_indices(idx, limit,
-kind)``, which reports an index outside ``[0, limit)`` (see there), and when any such check fails
-every variable assignment of the run keeps the variable's value. ``LoweredSignature.checks`` holds
-a :class:`Check` (node, kind) for each result, ordered by where the checked tensor is produced (the
-first NaN's producer first).
+kind)``, which reports an index outside ``[0, limit)`` (:mod:`.checks`), and when any such check
+fails every variable assignment of the run keeps the variable's value. ``LoweredSignature.checks``
+holds a ``Check`` (node, kind) for each result, ordered by where the checked tensor is produced
+(the first NaN's producer first).
 
 :func:`lower_signature` prunes the graph to what the fetches need (stopping at fed tensors,
 following control inputs and assignments), makes feeds, variables and hidden state arguments, and
@@ -36,14 +36,15 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ...ir.core import Builder, Function, Value
 from ...ir.diagnostics import CompileError
 from ...ir.dialects.graph import ShapeMismatch
-from ...ir.types import DimOverflowError, DType, Dim, SymDim, TensorType, dim_product, i64
+from ...ir.types import DimOverflowError, DType, Dim, SymDim, TensorType, i64
+from .checks import Check, index_status
 
 StaticShape = "tuple[int | None, ...] | None"
 BuildFn = Callable[["LoweringContext", list[Value]], Sequence[Value]]
@@ -152,7 +153,7 @@ class LoweringContext:
     index vector along any dim, and dim values as tensors."""
 
     def __init__(self, b: Builder, state_arg: Callable[[GraphNode], Value], iota_arg: Callable[[Dim], Value],
-                 on_check: Callable[[Value, "Check", Value | None], None] | None = None):
+                 on_check: Callable[[Value, Check, Value | None], None] | None = None):
         self.b = b
         self._state_arg = state_arg
         self._iota_arg = iota_arg
@@ -167,39 +168,14 @@ class LoweringContext:
             self._on_check(self.b.op("graph.check_numerics", x), Check(self.node, "numerics"), None)
 
     def check_indices(self, idx: Value, limit: Dim, kind: str, axis: int = 0) -> None:
-        """Report, after the call, an element of the integer tensor ``idx`` outside ``[0, limit)``;
-        the Session then raises TF's InvalidArgumentError for ``kind``: ``"indices"`` of a gather
-        or ``"slice"`` (a tensor index of dimension ``axis`` in ``x[i]``) report the first such
-        element (row-major) — an i64 vector of its flat position (int64's maximum when every
-        index is in range), its value, ``limit`` and ``idx``'s dims —, ``"labels"`` (whose
-        message names no position, and ``limit`` is static) only the largest bad value (int64's
-        minimum when none), one pass with no index vector, cheap enough for every training step.
-        Nothing when only inferring static types. The generated gather and one-hot still clamp or
-        zero such an index, so the call itself never reads out of bounds."""
-        if self._on_check is None:
-            return
-        assert self.node is not None
-        b = self.b
-        n = dim_product(idx.type.shape)
-        flat = idx if idx.type.rank == 1 else b.op("graph.reshape", idx, shape=(n,))
-        if flat.type.dtype != i64:
-            flat = b.op("graph.cast", flat, dtype=i64)
-        zero = b.op("graph.constant", value=np.array(0, dtype=np.int64))
-        bad = b.op("graph.logical_or", b.op("graph.lt", flat, zero), b.op("graph.ge", flat, self.dim_value(limit, i64)))
-        if kind == "labels":
-            assert isinstance(limit, int)
-            none = b.op("graph.constant", value=np.array(np.iinfo(np.int64).min, dtype=np.int64))
-            worst = b.op("graph.reduce_max", b.op("graph.where", bad, flat, none))
-            self._on_check(worst, Check(self.node, kind, limit), b.op("graph.eq", worst, none))
-            return
-        at = self.iota(n)
-        none = b.op("graph.constant", value=np.array(np.iinfo(np.int64).max, dtype=np.int64))
-        first = b.op("graph.reduce_min", b.op("graph.where", bad, at, none))
-        value = b.op("graph.reduce_sum", b.op("graph.where", b.op("graph.eq", at, first), flat, zero))
-        dims = [self.dim_value(d, i64) for d in idx.type.shape]  # for TF's indices[i,j] in the message
-        # one result, not 3 + rank: each result is an array the call allocates and Python reads
-        info = b.op("graph.concat", *(b.op("graph.reshape", v, shape=(1,)) for v in [first, value, self.dim_value(limit, i64)] + dims), axis=0)
-        self._on_check(info, Check(self.node, kind, axis), b.op("graph.eq", first, none))
+        """Report, after the call, an element of the integer tensor ``idx`` outside ``[0, limit)``:
+        the Session then raises TF's InvalidArgumentError for ``kind`` — ``"indices"`` of a gather,
+        ``"slice"`` (a tensor index of dimension ``axis`` in ``x[i]``) or ``"labels"`` (``limit``
+        static); see :mod:`.checks`. Nothing when only inferring static types."""
+        if self._on_check is not None:
+            assert self.node is not None
+            status, ok = index_status(self, idx, limit, kind)
+            self._on_check(status, Check(self.node, kind, limit if kind == "labels" else axis), ok)
 
     def state(self) -> Value:
         """This node's run counter (scalar i64): 0 on a caller's first run, +1 after every run."""
@@ -307,17 +283,6 @@ def _preds(node: GraphNode, feeds: set[Tensor]) -> list[GraphNode]:
 # --------------------------------------------------------------------------- lowering
 
 
-class Check(NamedTuple):
-    """One run-time check of a signature: ``kind`` is ``"numerics"`` (one i32 status) or
-    ``"indices"``/``"slice"`` (an i64 vector: the first bad flat position, its value, the limit,
-    then the index tensor's dims, for TF's ``indices[i,j]``) or ``"labels"`` (an i64 scalar: the
-    largest bad label); ``detail`` is the sliced dimension of a ``"slice"``, the number of
-    classes of ``"labels"``."""
-    node: GraphNode
-    kind: str
-    detail: int = 0
-
-
 @dataclass
 class LoweredSignature:
     """One compiled signature's IR and how to call it.
@@ -337,7 +302,7 @@ class LoweredSignature:
     nodes: list[GraphNode]  # pruned nodes in execution order
     symbol_sources: dict[str, tuple[int, int]]  # symbol -> (feed index, dim index)
     # the checks whose statuses are the results after the fetched ones, in this order
-    checks: list["Check"] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
 
 
 def lower_signature(
@@ -441,7 +406,7 @@ class _Lowering:
             valid = ok if valid is None else self.b.op("graph.logical_and", valid, ok)
         return valid
 
-    def _on_check(self, status: Value, check: "Check", ok: Value | None) -> None:
+    def _on_check(self, status: Value, check: Check, ok: Value | None) -> None:
         # Order by the checked tensor's producer (a fed tensor comes first): a producer precedes
         # its consumers, so the first failing check is at the op that made the NaN, whatever order
         # the checks themselves were pruned in.
