@@ -1,7 +1,8 @@
 """Model-level benchmark rows: train steps (softmax regression, MLP, the TF-tutorial convnet), the
 per-call cost of `Session.run`, and build + compile + first step (cold, and from the disk cache in a
 new process). Each row times tensorkiln and, in the same run and in alternating rounds
-(``timing.py``), numpy by hand (softmax, MLP) and JAX / TensorFlow 1.x when importable. Batches are Fashion-MNIST-shaped random data (timing does not depend on it).
+(``timing.py``), numpy by hand (softmax, MLP) and JAX / TensorFlow 1.x when importable. Batches are
+Fashion-MNIST-shaped random data (timing does not depend on it).
 """
 from __future__ import annotations
 

@@ -24,7 +24,6 @@ import timing  # noqa: E402
 import tensorkiln as tk  # noqa: E402
 import tensorkiln.runtime.compiled_module  # noqa: E402,F401
 from tensorkiln.backends.llvm.codegen import default_threads  # noqa: E402
-from timing import interleaved_medians  # noqa: E402
 
 
 def importable_peers() -> dict[str, object]:
@@ -62,7 +61,7 @@ def bench_chain(n: int, repeats: int, mod, have: dict) -> dict[str, float]:
         torch = have["torch"]
         xt = torch.from_numpy(x)
         fns["torch"] = lambda: torch.tanh(xt * 1.5 + 0.25) * torch.sigmoid(xt) + xt * xt
-    return interleaved_medians(fns, repeats)
+    return timing.interleaved_medians(fns, repeats)
 
 
 def bench_matmul(n: int, repeats: int, mod, have: dict) -> dict[str, float]:
@@ -82,7 +81,7 @@ def bench_matmul(n: int, repeats: int, mod, have: dict) -> dict[str, float]:
         torch = have["torch"]
         at, bt = torch.from_numpy(a), torch.from_numpy(b)
         fns["torch"] = lambda: at @ bt
-    return interleaved_medians(fns, repeats)
+    return timing.interleaved_medians(fns, repeats)
 
 
 def report(title: str, times: dict[str, float], flops: float | None = None) -> None:

@@ -374,7 +374,7 @@ def gather(params: Any, indices: Any, validate_indices: Any = None, name: str | 
             ctx.check_indices(ins[1], ins[0].type.shape[ax], "indices")
             return [ctx.b.op("graph.gather", ins[0], ins[1], axis=ax)]
         return make_op("GatherV2", [p, ix], name=scope, build=build,
-                       dtypes=[p.dtype], attrs={"Tparams": p.dtype, "Tindices": ix.dtype, "axis": int(axis)}).outputs[0]
+                       dtypes=[p.dtype], attrs={"Tparams": p.dtype, "Tindices": ix.dtype, "axis": ax}).outputs[0]
 
 
 def one_hot(indices: Any, depth: int, on_value: Any = None, off_value: Any = None, axis: int | None = None,

@@ -18,7 +18,6 @@ from ..compiler.frontend.checks import NO_BAD_INDEX, NO_BAD_LABEL
 from ..ir.dialects.graph_debug import status_text
 
 
-
 def index_text(flat: int, shape: Sequence[int]) -> str:
     """TF's ``[i,j]`` for the element at row-major position ``flat`` of a tensor of ``shape``."""
     idx = []

@@ -13,9 +13,9 @@ which takes back most of what the dropped pass cost (it paid nothing before the 
 prefetched its C tile). The scaled operand's buffer is allocated at the product's own position, and
 the scaling and the product deferred to the update's: nothing that can fail (an allocation) then
 runs among the in-place updates, which ``inplace_assign`` keeps at the end of the function so that
-a failed run leaves every variable as it was (the GEMM does not fail: short of memory it runs unblocked). The
-operands are SSA values whose buffers nothing writes in between, except variables updated in
-place, which are therefore refused as operands.
+a failed run leaves every variable as it was (the GEMM does not fail: short of memory it runs
+unblocked). The operands are SSA values whose buffers nothing writes in between, except variables
+updated in place, which are therefore refused as operands.
 
 Guarded (``where(g, W - c * (A @ B), W)``, kept only when every index check of the run passed):
 the scale is ``-c`` or 0, so a failed run adds zeros — ``W`` keeps its values (a ``-0.0`` may
