@@ -1,15 +1,15 @@
 """Timing for the benchmark rows: every contender of a row timed in alternating rounds.
 
-This VM has phases lasting seconds in which everything runs up to twice as slow (a one-thread
-step, a peer's, the interpreter itself). Timed one contender after the other, a phase could cover
-one contender's block and not the next one's, and a row's ratio then measured the phase, in either
+This VM has phases lasting seconds in which everything runs up to twice as slow (a one-thread step,
+a peer's, the interpreter itself). Timed one contender after the other, a phase could cover one
+contender's block and not the next one's, and a row's ratio then measured the phase, in either
 direction (one run of session 11: JAX's chain at 102 ms against its usual 25, in another our MLP
 step at 375 µs against its usual 200–260). :func:`interleaved_medians` times ``rounds`` blocks of
 each contender in turn (A B C, A B C, …) and takes each one's median over all its calls, so a phase
 falls on every contender alike. Before each block it sleeps ``SETTLE_S``, so the previous
 contender's idle threads (OpenBLAS and TensorFlow spin for a while after a call, our pool's workers
-for ~0.2 ms) have gone to sleep, then makes untimed calls for ``WAKE_S`` (at least one): the first calls
-after a pause can be slower for a contender whose threads slept (an sgemm 1024³ of ours, timed
+for ~0.2 ms) have gone to sleep, then makes untimed calls for ``WAKE_S`` (at least one): the first
+calls after a pause can be slower for a contender whose threads slept (an sgemm 1024³ of ours, timed
 right after a pause and one untimed call, took 8.4–11 ms in about a third of the trials — the
 one-thread time, as if the pool's worker had not come back —, against 4.7–5.3 back to back; numpy's
 OpenBLAS, whose threads spin far longer, kept its 9–10 ms), and the targets are about steady state.

@@ -1,16 +1,16 @@
-"""Run-time checks of a graph signature: what a build's ``ctx.check_numerics`` / ``ctx.check_indices``
-add to the function, and the :class:`Check` record the Session reads them by.
+"""Run-time checks of a graph signature: what a build's ``ctx.check_numerics`` and
+``ctx.check_indices`` add to the function, and the :class:`Check` record the Session reads them by.
 
 Each check is one extra result of the function, after the fetched tensors, computed by the same
 generated code as everything else (no numpy, nothing out of bounds: the gather or one-hot it guards
 clamps or zeroes a bad index). ``"numerics"``: the ``i32`` status of ``graph.check_numerics``.
-``"indices"`` (a gather's) and ``"slice"`` (a tensor index in ``x[i]``): an ``i64`` vector — the flat
-row-major position of the first index outside ``[0, limit)`` (:data:`NO_BAD_INDEX` when there is
-none), that index, the limit, the index tensor's dims (for TF's ``indices[i,j]``) — one result,
+``"indices"`` (a gather's) and ``"slice"`` (a tensor index in ``x[i]``): an ``i64`` vector — the
+flat row-major position of the first index outside ``[0, limit)`` (:data:`NO_BAD_INDEX` when there
+is none), that index, the limit, the index tensor's dims (for TF's ``indices[i,j]``) — one result,
 not 3 + rank, since each result is an array the call allocates and Python reads. ``"labels"`` (a
 sparse cross-entropy's): the largest bad label (:data:`NO_BAD_LABEL` when none), one pass with no
-index vector, cheap enough for every training step (TF's message names no position). The
-Session reads them in :mod:`tensorkiln.runtime.numerics`.
+index vector, cheap enough for every training step (TF's message names no position). The Session
+reads them in :mod:`tensorkiln.runtime.numerics`.
 """
 from __future__ import annotations
 
