@@ -19,8 +19,12 @@ import numpy as np
 
 import peers
 import tensorkiln as tk
+from capacity import MachineProbe
 from tensorkiln.backends.llvm import tiering
+from tensorkiln.backends.llvm.codegen import default_threads
 from timing import interleaved_medians
+
+PROBE = "machine probe"
 
 B, H = 100, 256
 
@@ -125,7 +129,25 @@ def jax_step(model: str, lr: float, rng):
     return run
 
 
-def train_rows(have: dict, quick: bool) -> list[tuple[str, dict[str, float]]]:
+def step_flops(model: str) -> float:
+    """The multiply-adds (×2) of one train step's products, batch ``B``: forward, weight gradients
+    and input gradients (not the image's); the work a roofline at the FMA peak bounds."""
+    def product(m: int, k: int, n: int, input_grad: bool = True) -> float:
+        return 2.0 * m * k * n * (3 if input_grad else 2)
+    if model == "softmax":
+        return product(B, 784, 10, False)
+    if model == "mlp":
+        return product(B, 784, H, False) + product(B, H, 10)
+    # conv2d as its im2col product: (images × output pixels) × (taps × in channels) × out channels
+    return (product(B * 28 * 28, 25, 32, False) + product(B * 14 * 14, 25 * 32, 64)
+            + product(B, 7 * 7 * 64, 1024) + product(B, 1024, 10))
+
+
+PROBED = ("mlp", "convnet")  # rows bound by their products: timed beside the machine's probe
+
+
+def train_rows(have: dict, quick: bool) -> list[tuple[str, dict[str, float], list[str]]]:
+    """Each row: its title, the contenders' median µs per step and notes (the FMA probe's line)."""
     rng = np.random.default_rng(0)
     x, y, y1h = _data(rng)
     rows = []
@@ -141,8 +163,17 @@ def train_rows(have: dict, quick: bool) -> list[tuple[str, dict[str, float]]]:
                 fns["jax"] = partial(jax_step(model, lr, rng), x, y1h)
         if "tensorflow" in have:
             fns["tf1"] = peers.tf1_train_step(model, lr, x, y)
+        probe = MachineProbe(default_threads()) if model in PROBED else None
+        if probe is not None:
+            fns[PROBE] = probe
         t = interleaved_medians(fns, reps, warmup=3)
-        rows.append((f"{model} train step, batch {B}", {k: v * 1e6 for k, v in t.items()}))
+        notes = []
+        if probe is not None:
+            del t[PROBE]
+            peak = statistics.median(probe.rates)
+            notes.append(f"  machine, probed in the same rounds: {probe.summary()}; the step's products "
+                         f"({step_flops(model) / 1e6:.1f} MFLOP) need {step_flops(model) / peak / 1e3:.1f} us at that peak")
+        rows.append((f"{model} train step, batch {B}", {k: v * 1e6 for k, v in t.items()}, notes))
     return rows
 
 

@@ -126,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     from models import compile_rows, tiny_run_row, train_rows
 
     if "models" in rows:
-        for title, times in train_rows(have, args.quick):
+        for title, times, notes in train_rows(have, args.quick):
             report_us(title, times)
+            for line in notes:
+                print(line)
     if "tiny" in rows:
         report_us(*tiny_run_row(have, args.quick))
     if "compile" in rows and not args.quick:

@@ -7,8 +7,11 @@ direction (one run of session 11: JAX's chain at 102 ms against its usual 25, in
 step at 375 µs against its usual 200–260). :func:`interleaved_medians` times ``rounds`` blocks of
 each contender in turn (A B C, A B C, …) and takes each one's median over all its calls, so a phase
 falls on every contender alike. Before each block it sleeps ``SETTLE_S``, so the previous
-contender's idle threads (OpenBLAS and TensorFlow spin for a while after a call, our pool's workers
-for ~0.2 ms) have gone to sleep, then makes untimed calls for ``WAKE_S`` (at least one): the first
+contender's idle threads have gone to sleep (after a call, numpy's OpenBLAS keeps one core busy
+spinning for ~105 ms (the process's CPU time while its main thread sleeps, measured in session
+12), our pool's workers ~0.2 ms, JAX's not measurably; an MLP step of
+ours timed while OpenBLAS spun ran at its one-thread time in 15 of 197 blocks of 200 steps, in 0 of
+230 with ``OPENBLAS_NUM_THREADS=1``), then makes untimed calls for ``WAKE_S`` (at least one): the first
 calls after a pause can be slower for a contender whose threads slept (an sgemm 1024³ of ours, timed
 right after a pause and one untimed call, took 8.4–11 ms in about a third of the trials — the
 one-thread time, as if the pool's worker had not come back —, against 4.7–5.3 back to back; numpy's
@@ -25,7 +28,7 @@ from typing import Callable
 
 from tensorkiln.backends.llvm import tiering
 
-SETTLE_S = 0.1
+SETTLE_S = 0.15
 WAKE_S = 0.02
 ROUNDS = 5
 
