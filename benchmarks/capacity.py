@@ -149,6 +149,7 @@ class MachineProbe:
         self.threads = threads
         self.rates: list[float] = []
         self.round_trips: list[float] = []
+        self.times: list[float] = []  # time.perf_counter() at the end of each call
         self._go = [threading.Event() for _ in range(threads - 1)]
         self._done = [threading.Event() for _ in range(threads - 1)]
         self._task = "fma"
@@ -183,6 +184,7 @@ class MachineProbe:
         self._all("fma", lambda: self._run(0))
         self.rates.append(sum(self._seen))
         if self.threads < 2:
+            self.times.append(time.perf_counter())
             return
 
         def ping() -> None:
@@ -192,6 +194,14 @@ class MachineProbe:
             self.round_trips.append((time.perf_counter() - t) / ROUND_TRIPS * 1e9)
         self._reset()
         self._all("exchange", ping)
+        self.times.append(time.perf_counter())
+
+    def between(self, start: float, end: float) -> tuple[float, float]:
+        """The medians of the peak (GFLOP/s) and of the round trip (ns, 0 on one thread) over the
+        calls that ended between ``start`` and ``end``."""
+        picked = [k for k, t in enumerate(self.times) if start <= t <= end]
+        rt = [self.round_trips[k] for k in picked if k < len(self.round_trips)]
+        return statistics.median(self.rates[k] for k in picked), (statistics.median(rt) if rt else 0.0)
 
     def summary(self) -> str:
         """One line: the median and tenth percentile of the peak, the median round trip."""

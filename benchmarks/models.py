@@ -143,7 +143,7 @@ def step_flops(model: str) -> float:
             + product(B, 7 * 7 * 64, 1024) + product(B, 1024, 10))
 
 
-PROBED = ("mlp", "convnet")  # rows bound by their products: timed beside the machine's probe
+PROBED = ("softmax", "mlp", "convnet")  # timed beside the machine probe (its rounds shown)
 
 
 def train_rows(have: dict, quick: bool) -> list[tuple[str, dict[str, float], list[str]]]:
@@ -166,13 +166,19 @@ def train_rows(have: dict, quick: bool) -> list[tuple[str, dict[str, float], lis
         probe = MachineProbe(default_threads()) if model in PROBED else None
         if probe is not None:
             fns[PROBE] = probe
-        t = interleaved_medians(fns, reps, warmup=3)
+        blocks: dict[str, list[tuple[float, float, float]]] = {}
+        t = interleaved_medians(fns, reps, warmup=3, blocks=blocks)
         notes = []
         if probe is not None:
             del t[PROBE]
             peak = statistics.median(probe.rates)
+            flops = step_flops(model)
             notes.append(f"  machine, probed in the same rounds: {probe.summary()}; the step's products "
-                         f"({step_flops(model) / 1e6:.1f} MFLOP) need {step_flops(model) / peak / 1e3:.1f} us at that peak")
+                         f"({flops / 1e6:.1f} MFLOP) need {flops / peak / 1e3:.1f} us at that peak")
+            per_round = [probe.between(b0, b1) for b0, b1, _ in blocks[PROBE]]
+            notes.append("  per round: tensorkiln " + " ".join(f"{m * 1e6:.0f}" for _, _, m in blocks["tensorkiln"])
+                         + " us; peak " + " ".join(f"{p:.0f}" for p, _ in per_round) + " GFLOP/s; round trip "
+                         + " ".join(f"{r:.0f}" for _, r in per_round) + " ns")
         rows.append((f"{model} train step, batch {B}", {k: v * 1e6 for k, v in t.items()}, notes))
     return rows
 
