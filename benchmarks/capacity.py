@@ -206,7 +206,8 @@ class MachineProbe:
     def summary(self) -> str:
         """One line: the median and tenth percentile of the peak, the median round trip."""
         low = sorted(self.rates)[len(self.rates) // 10]
-        line = f"{self.threads} cores' FMA peak {statistics.median(self.rates):.0f} GFLOP/s (tenth percentile {low:.0f})"
+        line = (f"{self.threads} cores' FMA peak {statistics.median(self.rates):.0f} GFLOP/s "
+                f"(tenth percentile {low:.0f})")
         if self.round_trips:
             line += f", core-to-core round trip {statistics.median(self.round_trips):.0f} ns"
         return line

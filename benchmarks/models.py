@@ -1,8 +1,10 @@
 """Model-level benchmark rows: train steps (softmax regression, MLP, the TF-tutorial convnet), the
 per-call cost of `Session.run`, and build + compile + first step (cold, and from the disk cache in a
 new process). Each row times tensorkiln and, in the same run and in alternating rounds
-(``timing.py``), numpy by hand (softmax, MLP) and JAX / TensorFlow 1.x when importable. Batches are
-Fashion-MNIST-shaped random data (timing does not depend on it).
+(``timing.py``), numpy by hand (softmax, MLP) and JAX / TensorFlow 1.x when importable; the train
+rows also time the machine probe (``capacity.py``: the cores' FMA peak and round trip) in their
+rounds and print it per round beside tensorkiln's time. Batches are Fashion-MNIST-shaped random
+data (timing does not depend on it).
 """
 from __future__ import annotations
 
@@ -143,11 +145,8 @@ def step_flops(model: str) -> float:
             + product(B, 7 * 7 * 64, 1024) + product(B, 1024, 10))
 
 
-PROBED = ("softmax", "mlp", "convnet")  # timed beside the machine probe (its rounds shown)
-
-
 def train_rows(have: dict, quick: bool) -> list[tuple[str, dict[str, float], list[str]]]:
-    """Each row: its title, the contenders' median µs per step and notes (the FMA probe's line)."""
+    """Each row: its title, the contenders' median µs per step and notes (the machine probe's lines)."""
     rng = np.random.default_rng(0)
     x, y, y1h = _data(rng)
     rows = []
@@ -163,22 +162,18 @@ def train_rows(have: dict, quick: bool) -> list[tuple[str, dict[str, float], lis
                 fns["jax"] = partial(jax_step(model, lr, rng), x, y1h)
         if "tensorflow" in have:
             fns["tf1"] = peers.tf1_train_step(model, lr, x, y)
-        probe = MachineProbe(default_threads()) if model in PROBED else None
-        if probe is not None:
-            fns[PROBE] = probe
+        # The machine probe runs in the same rounds, so a slow round shows its cause (capacity.py).
+        probe = fns[PROBE] = MachineProbe(default_threads())
         blocks: dict[str, list[tuple[float, float, float]]] = {}
         t = interleaved_medians(fns, reps, warmup=3, blocks=blocks)
-        notes = []
-        if probe is not None:
-            del t[PROBE]
-            peak = statistics.median(probe.rates)
-            flops = step_flops(model)
-            notes.append(f"  machine, probed in the same rounds: {probe.summary()}; the step's products "
-                         f"({flops / 1e6:.1f} MFLOP) need {flops / peak / 1e3:.1f} us at that peak")
-            per_round = [probe.between(b0, b1) for b0, b1, _ in blocks[PROBE]]
-            notes.append("  per round: tensorkiln " + " ".join(f"{m * 1e6:.0f}" for _, _, m in blocks["tensorkiln"])
-                         + " us; peak " + " ".join(f"{p:.0f}" for p, _ in per_round) + " GFLOP/s; round trip "
-                         + " ".join(f"{r:.0f}" for _, r in per_round) + " ns")
+        del t[PROBE]
+        peak, flops = statistics.median(probe.rates), step_flops(model)
+        per_round = [probe.between(b0, b1) for b0, b1, _ in blocks[PROBE]]
+        ours = " ".join(f"{m * 1e6:.0f}" for _, _, m in blocks["tensorkiln"])
+        notes = [f"  machine, probed in the same rounds: {probe.summary()}; the step's products "
+                 f"({flops / 1e6:.1f} MFLOP) need {flops / peak / 1e3:.1f} us at that peak",
+                 f"  per round: tensorkiln {ours} us; peak " + " ".join(f"{p:.0f}" for p, _ in per_round)
+                 + " GFLOP/s; round trip " + " ".join(f"{r:.0f}" for _, r in per_round) + " ns"]
         rows.append((f"{model} train step, batch {B}", {k: v * 1e6 for k, v in t.items()}, notes))
     return rows
 
