@@ -124,3 +124,49 @@ def test_forked_child_uses_the_pool_afresh():
     """)
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "fork ok" in r.stdout, r.stderr
+
+
+OWNER_DRIVER = """
+target triple = "{triple}"
+declare void @tk_parallel_for(ptr, ptr, i64, i64)
+declare i64 @pthread_self()
+define internal void @body(ptr %ctx, i64 %lo, i64 %hi) {{
+entry:
+  %me = call i64 @pthread_self()
+  %empty = icmp sge i64 %lo, %hi
+  br i1 %empty, label %done, label %loop
+loop:
+  %i = phi i64 [ %lo, %entry ], [ %i1, %loop ]
+  %p = getelementptr i64, ptr %ctx, i64 %i
+  store i64 %me, ptr %p
+  %i1 = add i64 %i, 1
+  %more = icmp slt i64 %i1, %hi
+  br i1 %more, label %loop, label %done
+done:
+  ret void
+}}
+define i64 @owners(ptr %buf, i64 %n, i64 %threads) {{
+entry:
+  call void @tk_parallel_for(ptr @body, ptr %buf, i64 %n, i64 %threads)
+  %me = call i64 @pthread_self()
+  ret i64 %me
+}}
+"""
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_caller_claims_from_the_front_workers_from_the_back(threads):
+    """Each item records the thread that ran it: the caller's items are a prefix of the range and
+    the workers' the rest (the claiming order that keeps each thread on the same rows job after
+    job), whatever the timing; every item was run."""
+    ensure_kernels([])
+    mod = JitModule(OWNER_DRIVER.format(triple=llvm.get_process_triple()))
+    fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)(mod.address("owners"))
+    n = 200_003
+    for _ in range(20):
+        buf = np.zeros(n, np.int64)
+        caller = np.int64(np.uint64(fn(buf.ctypes.data, n, threads)).view(np.int64))
+        assert (buf != 0).all()
+        mine = buf == caller
+        assert mine[0] or not mine.any()
+        assert not np.any(mine[1:] & ~mine[:-1]), "a caller's item after a worker's"

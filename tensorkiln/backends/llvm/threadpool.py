@@ -9,10 +9,14 @@ How it works. Worker threads are started lazily (``pthread_create``, detached) u
 the number of chunks, about four per thread so that a late thread's share is taken by the others)
 and bumps a generation counter; workers spin on it for a short while (~100 µs) and then sleep on a
 condition variable, so back-to-back training steps find them awake and an idle process costs
-nothing. Chunks are claimed through one 64-bit ticket holding ``generation << 32 | next chunk``:
-a compare-and-swap that names the generation a worker read its job under can never claim a chunk
-of a later job, so a worker that wakes up late cannot run a new job's chunk with an old job's
-body. The calling thread claims chunks too, then waits for the done count. Only one job runs at a
+nothing. Chunks are claimed through one 64-bit ticket holding ``generation << 32 | end << 16 |
+next``: a compare-and-swap that names the generation a worker read its job under can never claim a
+chunk of a later job, so a worker that wakes up late cannot run a new job's chunk with an old job's
+body. The calling thread claims chunks from the front (``next``) and the workers from the back
+(``end``), so from one job to the next each thread mostly gets the same rows, already in its own
+caches (measured in session 12 when the VM's two vCPUs sat far apart: MLP step ~252 against ~266
+µs with every thread claiming from the front; no difference otherwise); then it waits for the done
+count. Only one job runs at a
 time: a call that finds the pool busy (another thread's ``Session.run``, or a nested parallel loop
 inside a chunk) runs its items serially on its own thread, which also means two Sessions used from
 two threads never oversubscribe the cores. A forked child (different ``getpid``) has none of the
@@ -74,8 +78,11 @@ declare i32 @getpid()
 declare i32 @sched_yield()
 {pause_decl}
 
-; Claim and run chunks of generation %gen until none are left (or a newer job replaced it).
-define internal void @tkp.run_chunks(i32 %gen) {{
+; Claim and run chunks of generation %gen until none are left (or a newer job replaced it). The
+; ticket holds gen << 32 | end << 16 | next: the caller (%back = 0) claims from the front (next),
+; workers from the back (end), so from one job to the next each thread mostly gets the same rows
+; and finds them in its own caches; whoever finishes first takes the other's remaining chunks.
+define internal void @tkp.run_chunks(i32 %gen, i1 %back) {{
 entry:
   %body = load atomic ptr, ptr @tkp.body monotonic, align 8
   %ctx = load atomic ptr, ptr @tkp.ctx monotonic, align 8
@@ -89,11 +96,17 @@ claim:
   %same = icmp eq i64 %tgen, %g64
   br i1 %same, label %check, label %out
 check:
-  %idx = and i64 %t, 4294967295
-  %more = icmp ult i64 %idx, %chunks
+  %next = and i64 %t, 65535
+  %endw = lshr i64 %t, 16
+  %end = and i64 %endw, 65535
+  %more = icmp ult i64 %next, %end
   br i1 %more, label %cas, label %out
 cas:
-  %t1 = add i64 %t, 1
+  %tf = add i64 %t, 1
+  %tb = sub i64 %t, 65536
+  %t1 = select i1 %back, i64 %tb, i64 %tf
+  %endm1 = sub i64 %end, 1
+  %idx = select i1 %back, i64 %endm1, i64 %next
   %r = cmpxchg ptr @tkp.ticket, i64 %t, i64 %t1 acq_rel acquire
   %ok = extractvalue {{ i64, i1 }} %r, 1
   br i1 %ok, label %run, label %claim
@@ -152,7 +165,7 @@ got:
   %mine = icmp ule i64 %k, %active
   br i1 %mine, label %work, label %idle
 work:
-  call void @tkp.run_chunks(i32 %g)
+  call void @tkp.run_chunks(i32 %g, i1 1)
   br label %wait
 idle:
   br label %wait
@@ -231,7 +244,9 @@ publish.go:
   store atomic i64 0, ptr @tkp.done monotonic, align 8
   %gen = add i32 %gen0, 1
   %genw = zext i32 %gen to i64
-  %ticket = shl i64 %genw, 32
+  %ticketg = shl i64 %genw, 32
+  %endf = shl i64 %chunks, 16
+  %ticket = or i64 %ticketg, %endf
   store atomic i64 %ticket, ptr @tkp.ticket release, align 8
   store atomic i32 %gen, ptr @tkp.gen seq_cst, align 4
   %sl = load atomic i32, ptr @tkp.sleeping seq_cst, align 4
@@ -243,7 +258,7 @@ wake:
   call i32 @pthread_mutex_unlock(ptr @tkp.mutex)
   br label %participate
 participate:
-  call void @tkp.run_chunks(i32 %gen)
+  call void @tkp.run_chunks(i32 %gen, i1 0)
   br label %join
 join:
   %j = phi i32 [ 0, %participate ], [ %j1, %join.next ], [ %j1, %join.yield ]
