@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import llvmlite.ir as ir
 
@@ -171,7 +172,7 @@ class MachineProbe:
                 self._pong(0, ROUND_TRIPS + 1)
             self._done[k].set()
 
-    def _all(self, task: str, mine) -> None:
+    def _all(self, task: str, mine: Callable[[], None]) -> None:
         self._task = task
         for ev in self._go:
             ev.set()

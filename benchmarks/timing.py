@@ -2,8 +2,8 @@
 
 This VM has phases lasting seconds to minutes in which some work runs up to twice as slow: the
 hypervisor moves its two vCPUs so that together they deliver one core's FMA throughput, or so that
-a cache line takes ~5× as long between them (``capacity.py`` measures both, and the rows bound by
-their products report them), and other phases slow the interpreter itself. Timed one contender
+a cache line takes ~5× as long between them (``capacity.py`` measures both, and the train rows
+report them per round), and other phases slow the interpreter itself. Timed one contender
 after the other, a phase could cover one contender's block and not the next one's, and a row's
 ratio then measured the phase, in either direction (one run of session 11: JAX's chain at 102 ms
 against its usual 25, in another our MLP step at 375 µs against its usual 200–260).
