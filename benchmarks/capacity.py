@@ -32,8 +32,10 @@ import llvmlite.ir as ir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
+from tensorkiln.backends.llvm.gemm import config_for  # noqa: E402
 from tensorkiln.backends.llvm.jit import JitModule  # noqa: E402
 from tensorkiln.backends.llvm.target import host_features, host_target_machine  # noqa: E402
+from tensorkiln.backends.llvm.threadpool import spin_hint  # noqa: E402
 
 ACCUMULATORS = 12
 ROUND_TRIPS = 2000
@@ -71,7 +73,8 @@ def _fma_function(m: ir.Module, width: int) -> None:
     b.ret_void()
 
 
-def _exchange_function(m: ir.Module, name: str, counter: ir.GlobalVariable, pause: ir.Function | None,
+def _exchange_function(m: ir.Module, name: str, counter: ir.GlobalVariable,
+                       pause: tuple[ir.Function, list[ir.Constant]] | None,
                        pinging: bool) -> None:
     """``void name(i64 first, i64 last)``: for each i in [first, last), the pinging side stores
     2i+1 and waits for 2i+2; the answering side waits for 2i+1 and stores 2i+2."""
@@ -96,7 +99,7 @@ def _exchange_function(m: ir.Module, name: str, counter: ir.GlobalVariable, paus
     b.cbranch(arrived, step if pinging else send, spin)
     b.position_at_end(spin)
     if pause is not None:
-        b.call(pause, [])
+        b.call(*pause)
     b.branch(wait)
     b.position_at_end(step)
     i1 = b.add(i, ir.Constant(i64, 1))
@@ -116,8 +119,11 @@ def _probe_ir(width: int) -> str:
     counter.initializer = ir.Constant(ir.IntType(64), 0)
     counter.align = 64
     pause = None
-    if tm.triple.startswith(("x86_64", "i686", "i386")):
-        pause = ir.Function(m, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
+    hint = spin_hint(tm.triple)  # the same hint as the pool's spin loops
+    if hint is not None:
+        name, args = hint
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(32)] * len(args))
+        pause = (ir.Function(m, fnty, name), [ir.Constant(ir.IntType(32), a) for a in args])
     _exchange_function(m, "tk_probe_ping", counter, pause, pinging=True)
     _exchange_function(m, "tk_probe_pong", counter, pause, pinging=False)
     reset = ir.Function(m, ir.FunctionType(ir.VoidType(), []), "tk_probe_reset")
@@ -134,7 +140,7 @@ class MachineProbe:
     nanoseconds per round trip to ``round_trips``."""
 
     def __init__(self, threads: int = 2, seconds: float = 0.003):
-        self.width = 16 if "+avx512f" in host_features() else 8
+        self.width = config_for(host_features(), 32).vl  # f32 lanes of the GEMM's vectors
         self.module = JitModule(_probe_ir(self.width))
         fn = lambda name, *args: ctypes.CFUNCTYPE(None, *args)(self.module.address(name))  # noqa: E731
         self._fma = fn("tk_fma_probe", ctypes.c_int64, ctypes.c_void_p)

@@ -32,14 +32,24 @@ WAIT_SPINS_BEFORE_YIELD = 1 << 12
 SYMBOL = "tk_parallel_for"
 
 
-def _pause(triple: str) -> tuple[str, str]:
-    """The spin-wait hint for the target, as (declaration, call)."""
+def spin_hint(triple: str) -> tuple[str, tuple[int, ...]] | None:
+    """The spin-wait hint intrinsic for the target and its (i32) arguments, or None."""
     arch = triple.split("-")[0]
     if arch in ("x86_64", "i386", "i686"):
-        return "declare void @llvm.x86.sse2.pause()", "call void @llvm.x86.sse2.pause()"
+        return "llvm.x86.sse2.pause", ()
     if arch in ("aarch64", "arm64"):
-        return "declare void @llvm.aarch64.hint(i32)", "call void @llvm.aarch64.hint(i32 1)"
-    return "", ""
+        return "llvm.aarch64.hint", (1,)
+    return None
+
+
+def _pause(triple: str) -> tuple[str, str]:
+    """The spin-wait hint for the target, as (declaration, call) IR text."""
+    hint = spin_hint(triple)
+    if hint is None:
+        return "", ""
+    name, args = hint
+    params = ", ".join("i32" for _ in args)
+    return f"declare void @{name}({params})", f"call void @{name}(" + ", ".join(f"i32 {a}" for a in args) + ")"
 
 
 def threadpool_ir(triple: str, data_layout: str) -> str:
