@@ -57,6 +57,36 @@ def test_gemm_more_threads_than_parts(gemm, threads, shape):
         check(c, a.astype(np.float64) @ b.astype(np.float64) + (c0 if acc else 0.0), K, "f32", (threads, acc))
 
 
+# The skinny dot layout split along K (a small product with few outputs on two or more threads):
+# runs of whole blocks of the outer layout's rows (64 for N <= 5, else 32 with f32's 16 lanes), the
+# last run shorter than a vector (1024x4x65: 64 + 1), a K tail inside a run (200x4x641), more
+# threads than runs (1024x4x65 on 3 and 4), N over 10 (the outer layout's last shape). f64 splits
+# only where A is at most 512 KiB and N <= 8: here 100x5x600 and 60x7x700 (runs of 32 and 16 rows).
+SPLIT_K = [(100, 10, 784), (100, 5, 784), (128, 16, 1024), (200, 4, 641), (1024, 4, 65), (37, 13, 900),
+           (100, 5, 600), (60, 7, 700)]
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+@pytest.mark.parametrize("threads", [2, 3, 4])
+@pytest.mark.parametrize("shape", SPLIT_K, ids=lambda s: "x".join(map(str, s)))
+def test_skinny_dot_split_along_k(gemm, dtype, threads, shape):
+    """Each run's sums go to C (the first, accumulating as asked) or to partial sums added to C
+    afterwards; C is a column slice of a wider array, whose other columns must not change."""
+    M, N, K = shape
+    npdt = np.float32 if dtype == "f32" else np.float64
+    rng = np.random.default_rng(M * 7 + N * 11 + K * 13 + threads)
+    a = rng.standard_normal((M, K)).astype(npdt)
+    for tb, acc in [(False, 0), (False, 1), (True, 0), (True, 1)]:
+        b = rng.standard_normal((N, K)).astype(npdt).T if tb else rng.standard_normal((K, N)).astype(npdt)
+        wide = rng.standard_normal((M, N + 3)).astype(npdt)
+        before = wide.copy()
+        c = wide[:, :N]
+        run_gemm(gemm[dtype], a, b, c, acc, threads)
+        ref = a.astype(np.float64) @ b.astype(np.float64) + (before[:, :N] if acc else 0.0)
+        check(c, ref, K, dtype, (tb, acc))
+        assert np.array_equal(wide[:, N:], before[:, N:]), (tb, acc)
+
+
 @pytest.fixture(scope="module")
 def lean_skinny():
     """The skinny kernels' tier-0 form (``lean``), compiled as tier 0 is: unoptimized."""

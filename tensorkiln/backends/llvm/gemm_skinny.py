@@ -93,11 +93,20 @@ def _store_fields(g: _Gen, values: dict[str, ir.Value], names: tuple[str, ...], 
 # Threads pay off from a few microseconds of work: waking a spinning pool worker costs ~1 µs.
 SKINNY_PARALLEL_MIN_MACS = 1 << 18
 
-_DOT = ("M", "N", "K", "Kp", "A", "rsa", "B", "rsb", "csb", "C", "ldc", "acc", "P", "S")
-_DOT_PTRS = ("A", "B", "C")
+_DOT = ("M", "N", "K", "A", "rsa", "B", "rsb", "csb", "C", "ldc", "acc", "P", "S", "KP", "kgran", "W")
+_DOT_PTRS = ("A", "B", "C", "W")
 # A dot-layout A up to this size is split across threads by columns of B (each thread reads all
 # of A, from its own L2); a larger one by rows (each thread reads its rows once).
 DOT_COLUMN_SPLIT_BYTES = 512 << 10
+# A small dot-layout product with at most this many outputs is split across threads along K
+# instead: each thread sums its run of K for every output, the first into C and the others into
+# partial sums the caller adds to C afterwards. Each thread then reads only its own rows of B,
+# and the run boundaries are those of the outer layout's blocks (``kgran`` rows), which is how
+# the weight gradient of the same B is split: in a training step each thread reads the rows of
+# the weights that it updated itself. With the column split every thread read all of B (half of
+# it last written by the other core) and both wrote into every cache line of C; when the VM's two
+# vCPUs sat far apart (session 13) that cost the softmax regression's step ~9 µs of its ~27.
+DOT_SPLIT_K_MAX_OUTPUTS = 4096
 
 
 class _Body:
@@ -138,16 +147,29 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
     _, mt, _, mstore = _vec_intrinsics(module, elem, vl)
     none = ir.Constant(mt, [0] * vl)
     malloc, free = declare_scratch(module)
-    K, Kp, M, N, P, S = v["K"], v["Kp"], v["M"], v["N"], v["P"], v["S"]
+    Kall, M, N, P, S, KP, kgran = v["K"], v["M"], v["N"], v["P"], v["S"], v["KP"], v["kgran"]
     esize = 4 if h.t == "f32" else 8
-    kfull = b.mul(b.sdiv(K, g.i(vl)), g.i(vl))
-    tail = b.sub(K, kfull)
-    tail_mask = _lane_mask(b, vl, tail)
-    accumulate = b.icmp_signed("!=", v["acc"], g.i(0))
     blocks = b.sdiv(b.add(M, g.i(R - 1)), g.i(R))
     groups = b.sdiv(b.add(N, g.i(CC - 1)), g.i(CC))
+    kblocks = b.sdiv(b.add(Kall, b.sub(kgran, g.i(1))), kgran)
     with g.loop(lo, hi, name="item") as item:
-        part, share = b.sdiv(item, S), b.srem(item, S)
+        # Item (kpart·P + part)·S + share: a run of K (split-K, KP > 1), a column part, a row share.
+        per_k = b.mul(P, S)
+        kpart, rest = b.sdiv(item, per_k), b.srem(item, per_k)
+        part, share = b.sdiv(rest, S), b.srem(rest, S)
+        k0 = b.mul(b.sdiv(b.mul(kpart, kblocks), KP), kgran)
+        K = b.sub(g.imin(b.mul(b.sdiv(b.mul(b.add(kpart, g.i(1)), kblocks), KP), kgran), Kall), k0)
+        Kp = b.mul(b.sdiv(b.add(K, g.i(vl - 1)), g.i(vl)), g.i(vl))
+        kfull = b.mul(b.sdiv(K, g.i(vl)), g.i(vl))
+        tail = b.sub(K, kfull)
+        tail_mask = _lane_mask(b, vl, tail)
+        A = g.gep(v["A"], k0)  # csa == 1: K runs along A's rows
+        Bk = g.gep(v["B"], b.mul(k0, v["rsb"]))
+        # The first run of K goes to C (accumulating as asked), the others to their partial sums.
+        first = b.icmp_signed("==", kpart, g.i(0))
+        C = b.select(first, v["C"], g.gep(v["W"], b.mul(b.sub(kpart, g.i(1)), b.mul(M, N))))
+        ldc = b.select(first, v["ldc"], N)
+        accumulate = b.and_(first, b.icmp_signed("!=", v["acc"], g.i(0)))
         jlo = b.mul(b.sdiv(b.mul(part, groups), P), g.i(CC))
         jhi = g.imin(b.mul(b.sdiv(b.mul(b.add(part, g.i(1)), groups), P), g.i(CC)), N)
         ncols = b.sub(jhi, jlo)
@@ -159,18 +181,18 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
                 # a time, reading B in place (gemm.py's fallback, which allocates nothing).
                 r0 = b.mul(blo, g.i(R))
                 nrows = b.sub(g.imin(b.mul(bhi, g.i(R)), M), r0)
-                b.call(_unblocked(module, elem), [nrows, ncols, K, g.gep(v["A"], b.mul(r0, v["rsa"])), v["rsa"], g.i(1),
-                                                  g.gep(v["B"], b.mul(jlo, v["csb"])), v["rsb"], v["csb"],
-                                                  g.gep(v["C"], b.add(b.mul(r0, v["ldc"]), jlo)), v["ldc"], accumulate])
+                b.call(_unblocked(module, elem), [nrows, ncols, K, g.gep(A, b.mul(r0, v["rsa"])), v["rsa"], g.i(1),
+                                                  g.gep(Bk, b.mul(jlo, v["csb"])), v["rsb"], v["csb"],
+                                                  g.gep(C, b.add(b.mul(r0, ldc), jlo)), ldc, accumulate])
             with packed:
-                # bt[j - jlo, k] = B[k, j] for this part's columns, zero for K <= k < Kp.
-                _pack_bt(g, module, elem, vl, ncols, K, Kp, g.gep(v["B"], b.mul(jlo, v["csb"])), v["rsb"], v["csb"], bt,
+                # bt[j - jlo, k] = B[k0 + k, j] for this part's columns, zero for K <= k < Kp.
+                _pack_bt(g, module, elem, vl, ncols, K, Kp, g.gep(Bk, b.mul(jlo, v["csb"])), v["rsb"], v["csb"], bt,
                          lean)
                 with g.loop(blo, bhi, name="blk") as blk:
                     i0 = b.mul(blk, g.i(R))
                     rows = g.imin(b.sub(M, i0), g.i(R))
                     # Rows past the edge re-read the last valid row; their sums are never stored.
-                    arow = [g.gep(v["A"], b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), v["rsa"]))
+                    arow = [g.gep(A, b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), v["rsa"]))
                             for r in range(R)]
                     with g.loop(jlo, jhi, CC, name="jg") as j0:
                         cols = g.imin(b.sub(jhi, j0), g.i(CC))
@@ -201,7 +223,7 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
                         colmask = lanes_below(b, vl, cols)
                         masks = [b.select(b.icmp_signed("<", g.i(r), rows), colmask, none) for r in range(R)]
                         # (rows past the edge address the last valid row: an in-bounds pointer, never used)
-                        dsts = [g.gep(v["C"], b.add(b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), v["ldc"]),
+                        dsts = [g.gep(C, b.add(b.mul(b.add(i0, g.imin(g.i(r), b.sub(rows, g.i(1)))), ldc),
                                                     j0))
                                 for r in range(R)]
                         olds = [b.call(mload, [dsts[r], ir.Constant(I32, esize), b.select(accumulate, masks[r], none),
@@ -503,21 +525,49 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
     b.cbranch(use_dot, d_bb, o_bb)
 
     b.position_at_end(d_bb)
-    Kp = b.mul(b.sdiv(b.add(K, g.i(vl - 1)), g.i(vl)), g.i(vl))
     esize = 4 if t == "f32" else 8
-    # Items: P column parts × S row shares, one per thread, each packing its own columns of B
-    # (packed once by the caller and read by both cores, the 100x784x10 product took ~14.4 µs on
-    # two threads; this way 11.0-11.5). A small A is split by columns first (no row of A is needed
-    # by one thread only, and each reads it from its own cache); a large one by rows.
+    # Items: KP runs of K × P column parts × S row shares, one per thread, each packing its own
+    # part of B (packed once by the caller and read by both cores, the 100x784x10 product took
+    # ~14.4 µs on two threads). A small product with few outputs is split along K
+    # (DOT_SPLIT_K_MAX_OUTPUTS), in runs of whole blocks of the outer layout's rows for this N;
+    # other small As by columns (no row of A is needed by one thread only, and each reads it from
+    # its own cache); a large one by rows.
     one = b.icmp_signed("<=", nthreads, g.i(1))
     small = b.icmp_signed("<=", b.mul(b.mul(M, K), g.i(esize)), g.i(DOT_COLUMN_SPLIT_BYTES))
+    kgran = g.i(outer_shapes[-1][0] * vl)
+    for V, CC in reversed(outer_shapes[:-1]):  # the outer layout's choice: the first CC covering N
+        kgran = b.select(b.icmp_signed("<=", N, g.i(CC)), g.i(V * vl), kgran)
+    kruns = g.imin(nthreads, b.sdiv(b.add(K, b.sub(kgran, g.i(1))), kgran))
+    few = b.icmp_signed("<=", b.mul(M, N), g.i(DOT_SPLIT_K_MAX_OUTPUTS))
+    want_k = b.and_(b.and_(b.not_(one), small), b.and_(few, b.icmp_signed(">=", kruns, g.i(2))))
+    malloc, free = declare_scratch(module)
+    wslot = g.alloca(PTR, "partials")
+    b.store(ir.Constant(PTR, None), wslot)
+    with b.if_then(want_k):
+        b.store(b.call(malloc, [b.mul(b.mul(b.sub(kruns, g.i(1)), b.mul(M, N)), g.i(esize))]), wslot)
+    wbuf = b.load(wslot, typ=PTR)
+    # Without memory for the partial sums: the column split, which needs none.
+    split_k = b.and_(want_k, b.icmp_unsigned("!=", wbuf, ir.Constant(PTR, None)))
     groups = b.sdiv(b.add(N, g.i(CCd - 1)), g.i(CCd))
     parts = b.select(one, g.i(1), b.select(small, g.imin(groups, nthreads), g.i(1)))
     want = b.sdiv(b.add(nthreads, b.sub(parts, g.i(1))), parts)
     shares = b.select(one, g.i(1), g.imin(want, b.sdiv(b.add(M, g.i(R - 1)), g.i(R))))
-    ctx = _store_fields(g, {"M": M, "N": N, "K": K, "Kp": Kp, "A": A, "rsa": rsa, "B": B, "rsb": rsb, "csb": csb,
-                            "C": C, "ldc": ldc, "acc": acc, "P": parts, "S": shares}, _DOT, _DOT_PTRS)
-    b.call(pfor, [dot, ctx, b.mul(parts, shares), nthreads])
+    kp = b.select(split_k, kruns, g.i(1))
+    parts, shares = b.select(split_k, g.i(1), parts), b.select(split_k, g.i(1), shares)
+    ctx = _store_fields(g, {"M": M, "N": N, "K": K, "A": A, "rsa": rsa, "B": B, "rsb": rsb, "csb": csb,
+                            "C": C, "ldc": ldc, "acc": acc, "P": parts, "S": shares, "KP": kp, "kgran": kgran,
+                            "W": wbuf}, _DOT, _DOT_PTRS)
+    b.call(pfor, [dot, ctx, b.mul(kp, b.mul(parts, shares)), nthreads])
+    with b.if_then(split_k):
+        # C += the other runs' partial sums (C already holds the first run's).
+        with g.loop(1, kp, name="run") as run:
+            src = g.gep(wbuf, b.mul(b.sub(run, g.i(1)), b.mul(M, N)))
+            with g.loop(0, M, name="ri") as i:
+                crow, srow = g.gep(C, b.mul(i, ldc)), g.gep(src, b.mul(i, N))
+                with g.loop(0, N, name="rj") as j:
+                    dst = g.gep(crow, j)
+                    b.store(b.fadd(g.ld(dst), g.ld(g.gep(srow, j))), dst)
+        b.call(free, [wbuf])
     b.branch(done)
 
     b.position_at_end(o_bb)
