@@ -107,6 +107,11 @@ DOT_COLUMN_SPLIT_BYTES = 512 << 10
 # it last written by the other core) and both wrote into every cache line of C; when the VM's two
 # vCPUs sat far apart (session 13) that cost the softmax regression's step ~9 µs of its ~27.
 DOT_SPLIT_K_MAX_OUTPUTS = 4096
+# The dot layout's packed columns of B and the split's partial sums go on the stack up to this
+# size (a split half of the softmax regression's B: 400 x 10 x 4 bytes), instead of through
+# tk_scratch_alloc, whose cache sits behind one lock: two threads taking and returning blocks at
+# the same moment pass that lock's cache line between their cores four times a call.
+DOT_STACK_BYTES = 16 << 10
 
 
 class _Body:
@@ -147,6 +152,8 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
     _, mt, _, mstore = _vec_intrinsics(module, elem, vl)
     none = ir.Constant(mt, [0] * vl)
     malloc, free = declare_scratch(module)
+    stack_buf = g.alloca(ir.ArrayType(ir.IntType(8), DOT_STACK_BYTES), "bt.stack")
+    stack_buf.align = 64
     Kall, M, N, P, S, KP, kgran = v["K"], v["M"], v["N"], v["P"], v["S"], v["KP"], v["kgran"]
     esize = 4 if h.t == "f32" else 8
     blocks = b.sdiv(b.add(M, g.i(R - 1)), g.i(R))
@@ -173,7 +180,17 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
         jlo = b.mul(b.sdiv(b.mul(part, groups), P), g.i(CC))
         jhi = g.imin(b.mul(b.sdiv(b.mul(b.add(part, g.i(1)), groups), P), g.i(CC)), N)
         ncols = b.sub(jhi, jlo)
-        bt = b.call(malloc, [b.mul(b.mul(ncols, Kp), g.i(esize))])
+        bt_bytes = b.mul(b.mul(ncols, Kp), g.i(esize))
+        on_stack = b.icmp_signed("<=", bt_bytes, g.i(DOT_STACK_BYTES))
+        with b.if_else(on_stack) as (st, heap):
+            with st:
+                got_stack = b.block
+            with heap:
+                got_heap = b.call(malloc, [bt_bytes])
+                heap_bb = b.block
+        bt = b.phi(PTR)
+        bt.add_incoming(stack_buf, got_stack)
+        bt.add_incoming(got_heap, heap_bb)
         blo, bhi = b.sdiv(b.mul(share, blocks), S), b.sdiv(b.mul(b.add(share, g.i(1)), blocks), S)
         with b.if_else(b.icmp_unsigned("==", bt, ir.Constant(PTR, None)), likely=False) as (oom, packed):
             with oom:
@@ -234,7 +251,8 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
                             b.call(mstore, [b.select(accumulate, b.fadd(olds[r], red), red), dsts[r],
                                             ir.Constant(I32, esize),
                                             masks[r]])
-                b.call(free, [bt])
+                with b.if_then(b.not_(on_stack)):
+                    b.call(free, [bt])
     b.ret_void()
     return f
 
@@ -542,9 +560,17 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
     want_k = b.and_(b.and_(b.not_(one), small), b.and_(few, b.icmp_signed(">=", kruns, g.i(2))))
     malloc, free = declare_scratch(module)
     wslot = g.alloca(PTR, "partials")
+    wstack = g.alloca(ir.ArrayType(ir.IntType(8), DOT_STACK_BYTES), "partials.stack")
+    wstack.align = 64
     b.store(ir.Constant(PTR, None), wslot)
+    wbytes = b.mul(b.mul(b.sub(kruns, g.i(1)), b.mul(M, N)), g.i(esize))
+    w_on_stack = b.icmp_signed("<=", wbytes, g.i(DOT_STACK_BYTES))
     with b.if_then(want_k):
-        b.store(b.call(malloc, [b.mul(b.mul(b.sub(kruns, g.i(1)), b.mul(M, N)), g.i(esize))]), wslot)
+        with b.if_else(w_on_stack) as (on_stack, on_heap):
+            with on_stack:
+                b.store(wstack, wslot)
+            with on_heap:
+                b.store(b.call(malloc, [wbytes]), wslot)
     wbuf = b.load(wslot, typ=PTR)
     # Without memory for the partial sums: the column split, which needs none.
     split_k = b.and_(want_k, b.icmp_unsigned("!=", wbuf, ir.Constant(PTR, None)))
@@ -567,7 +593,8 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
                 with g.loop(0, N, name="rj") as j:
                     dst = g.gep(crow, j)
                     b.store(b.fadd(g.ld(dst), g.ld(g.gep(srow, j))), dst)
-        b.call(free, [wbuf])
+        with b.if_then(b.not_(w_on_stack)):
+            b.call(free, [wbuf])
     b.branch(done)
 
     b.position_at_end(o_bb)
