@@ -251,10 +251,12 @@ def _softmax(c, op, g):
 
 @rule("log_softmax")
 def _log_softmax(c, op, g):
-    y = op.result
+    # exp(y) is softmax(x): written as softmax, it decomposes into the forward pass's own max, shift
+    # and sum of exponentials (merged by CSE) and a division, where exp(y) would take a log and a
+    # second exp per element of x - max - log(sum).
     axis = op.attributes["axis"]
     s = c.op("reduce_sum", g, axes=[axis], keepdims=True)
-    return [c.op("sub", g, c.op("mul", c.op("exp", y), s))]
+    return [c.op("sub", g, c.op("mul", c.op("softmax", op.operands[0], axis=axis), s))]
 
 
 # ---------------------------------------------------------------- structure

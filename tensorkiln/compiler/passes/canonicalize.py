@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from ...ir.core import Block, Builder, Operation, Value
 from .base import Pass
 from .rewrite import constant_value, replace_op, splat_value
@@ -159,6 +161,57 @@ def reduce_nothing(op, b):
             return [op.operands[0]]
         return [b.op("graph.reshape", op.operands[0], shape=op.result.type.shape)]
     return None
+
+
+def _producer(v: Value, name: str) -> Operation | None:
+    op = getattr(v, "op", None)
+    return op if op is not None and op.name == name else None
+
+
+def _is_zero(v: Value) -> bool:
+    """A splat 0, possibly broadcast."""
+    bc = _producer(v, "graph.broadcast_to")
+    return _is(bc.operands[0] if bc is not None else v, 0)
+
+
+@pattern("graph.reduce_sum")
+def sum_of_one_hot_select(op, b):
+    """``reduce_sum(where(one_hot(y, d) == on, u, 0), last axis)``, with u the same along that axis
+    (a broadcast of shape ``[..., 1]``), is ``where(0 <= y < d, u, 0)``: exactly one element of a
+    row is selected when y is a class, none otherwise (a one-hot row of an out-of-range label is all
+    off). The gradient of a sparse cross-entropy sums its one-hot row this way; the rewrite drops a
+    pass over the ``[batch, classes]`` tensor. A -0.0 in u comes out as -0.0 where the sum gave
+    +0.0 (the liberty ``add_zero`` also takes)."""
+    x = op.operands[0]
+    sel = _producer(x, "graph.where")
+    t = x.type
+    axes = op.attributes.get("axes")
+    if sel is None or not t.dtype.is_float or t.rank < 1 or axes is None or \
+            [a % t.rank for a in axes] != [t.rank - 1] or not _is_zero(sel.operands[2]):
+        return None
+    eq = _producer(sel.operands[0], "graph.eq")
+    oh = _producer(eq.operands[0], "graph.one_hot") if eq is not None else None
+    if oh is None or oh.result.type.shape != t.shape or oh.attributes.get("axis", -1) % t.rank != t.rank - 1:
+        return None
+    k = splat_value(eq.operands[1])
+    if k is None or isinstance(k, bool) or k != oh.attributes.get("on_value", 1.0) or \
+            k == oh.attributes.get("off_value", 0.0):
+        return None
+    bc = _producer(sel.operands[1], "graph.broadcast_to")
+    u = bc.operands[0] if bc is not None else sel.operands[1]
+    if u.type.shape != t.shape[:-1] + (1,):
+        return None
+    labels = oh.operands[0]
+    ldt = labels.type.dtype.np_dtype
+    valid = b.op("graph.logical_and",
+                 b.op("graph.ge", labels, b.op("graph.constant", value=np.array(0, dtype=ldt))),
+                 b.op("graph.lt", labels, b.op("graph.constant", value=np.array(oh.attributes["depth"], dtype=ldt))))
+    if op.attributes.get("keepdims", False):
+        valid = b.op("graph.reshape", valid, shape=list(t.shape[:-1]) + [1])
+    else:
+        u = b.op("graph.reshape", u, shape=list(t.shape[:-1]))
+    out = b.op("graph.where", valid, u, b.op("graph.constant", value=np.array(0, dtype=t.dtype.np_dtype)))
+    return _same_type(op, out)
 
 
 def canonicalize_block(block: Block) -> bool:
