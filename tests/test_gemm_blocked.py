@@ -45,6 +45,24 @@ def test_several_blocks_every_layout(gemm, dtype, shape):
         _check(c, A.astype(np.float64) @ B.astype(np.float64) + (c0 if acc else 0.0), K, dtype)
 
 
+@pytest.mark.parametrize("threads", [2, 3, 4])
+@pytest.mark.parametrize("shape", [(784, 256, 100), (300, 130, 50), (150, 200, 700)], ids=lambda s: "x".join(map(str, s)))
+def test_accumulated_update_on_threads(gemm, threads, shape):
+    """An accumulated product with several M blocks and A transposed (the MLP's weight gradient,
+    W += x^T dY) on 2-4 threads: M blocks evened out to a multiple of the thread count (784 rows: 6
+    blocks on 2 or 3 threads, 8 on 4), a ragged last panel (130 and 200 columns), two K blocks (K 700)."""
+    M, N, K = shape
+    rng = np.random.default_rng(M + N + K + threads)
+    for dtype in ("f32", "f64"):
+        npdt = np.float32 if dtype == "f32" else np.float64
+        A = rng.standard_normal((K, M)).astype(npdt).T  # x^T, as the weight gradient reads it
+        B = rng.standard_normal((K, N)).astype(npdt)
+        c0 = rng.standard_normal((M, N)).astype(npdt)
+        c = c0.copy()
+        _run(gemm[dtype], A, B, c, 1, threads)
+        _check(c, A.astype(np.float64) @ B.astype(np.float64) + c0, K, dtype)
+
+
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
 @pytest.mark.parametrize("shape", [(37, 150, 45), (200, 70, 600)], ids=lambda s: "x".join(map(str, s)))
 def test_strided_operands(gemm, dtype, shape):
