@@ -8,6 +8,8 @@ ragged last panel), B transposed (columns contiguous: vl × vl blocks read down 
 transposed in registers), A transposed (the MR values of one k are contiguous: one masked vector
 load each), and a scalar fallback for any other strides. Left to itself LLVM vectorized the
 generic loops with gathers and scatters, which made packing B a third of a 100×3136×1024 product.
+``pack_bt`` copies the few columns of B into contiguous rows for the skinny dot layout
+(``gemm_skinny.py``).
 """
 from __future__ import annotations
 
@@ -239,3 +241,101 @@ def pack_a(module, elem, cfg, suffix: str) -> ir.Function:
                         b.store(b.select(ok, v, zero), g.gep(Ap, b.add(dst_base, g.i(r))))
     b.ret_void()
     return f
+
+
+def pack_bt(g, module: ir.Module, elem, vl: int, N, K, Kp, B, rsb, csb, bt, lean: bool = False) -> None:
+    """Bt[j, k] = B[k, j] for j < N, k < Kp (zero for k >= K): the dot layout's B rows. A row-major
+    B of at most vl columns (``x @ W``) goes vl rows at a time, each a masked vector load,
+    transposed in registers; one element at a time cost ~1.4 cycles each, 3 of the ~20 µs of the
+    softmax regression's 100x784x10 product on one thread (a masked gather per column of 16
+    elements, ~3.5 µs). A transposed B (``rsb == 1``) is copied a vector at a time; other strides
+    element by element."""
+    from .gemm import _declare
+
+    b = g.b
+    vt, _, mload, _ = _vec_intrinsics(module, elem, vl)
+    esize = 4 if isinstance(elem, ir.FloatType) else 8
+
+    def b_rows(k0, lanes: int, load) -> list[ir.Value]:
+        """Rows k0 … k0+vl-1 of B, N of ``lanes`` lanes each (zero past K)."""
+        cols = lanes_below(b, lanes, N)
+        none = ir.Constant(ir.VectorType(I1, lanes), [0] * lanes)
+        zero = ir.Constant(ir.VectorType(elem, lanes), [0.0] * lanes)
+        rows = []
+        for t in range(vl):
+            k = b.add(k0, g.i(t))
+            m = b.select(b.icmp_signed("<", k, K), cols, none)
+            p = b.gep(B, [b.mul(k, rsb)], source_etype=elem)  # not inbounds: past B when masked off
+            rows.append(b.call(load, [p, ir.Constant(I32, esize), m, zero]))
+        return rows
+
+    def store_columns(out: list[ir.Value], k0) -> None:
+        for j, vec in enumerate(out):
+            with b.if_then(b.icmp_signed("<", g.i(j), N)):
+                b.store(vec, g.gep(bt, b.add(b.mul(g.i(j), Kp), k0)), align=esize)
+
+    def by_rows() -> None:
+        # Inline (not the shared block transpose, whose call and masked stores cost ~0.5 µs more
+        # per 784x10 pack): the rows of B are masked loads of N lanes, transposed in registers.
+        with g.loop(0, Kp, vl, name="pk") as k0:
+            store_columns(transpose(b, b_rows(k0, vl, mload), vl), k0)
+
+    def by_half_rows() -> None:
+        # N <= vl/2: the rows of B are masked loads of half a vector; rows t and t + vl/2 share one
+        # vector (low and high half), so one transpose of vl/2 × vl/2 blocks inside each half (3
+        # stages of 8 shuffles for f32 on AVX-512, instead of 4 of 16) leaves column j's vl values
+        # in vector j. The softmax regression's column parts of 5 (two threads) take this path.
+        h = vl // 2
+        ht, hmt = ir.VectorType(elem, h), ir.VectorType(I1, h)
+        hload = _declare(module, f"llvm.masked.load.v{h}{'f32' if isinstance(elem, ir.FloatType) else 'f64'}.p0", ht, [PTR, I32, hmt, ht])
+        both = ir.Constant(ir.VectorType(I32, vl), list(range(vl)))
+        with g.loop(0, Kp, vl, name="pk") as k0:
+            halves = b_rows(k0, h, hload)
+            rows = [b.shuffle_vector(halves[t], halves[t + h], both) for t in range(h)]
+            bit = 1
+            while bit < h:
+                lo_mask = [(c & h) + ((c % h) & ~bit) + (vl if c & bit else 0) for c in range(vl)]
+                hi_mask = [(c & h) + ((c % h) | bit) + (vl if c & bit else 0) for c in range(vl)]
+                for i in range(h):
+                    if i & bit:
+                        continue
+                    j = i | bit
+                    rows[i], rows[j] = (b.shuffle_vector(rows[i], rows[j], ir.Constant(ir.VectorType(I32, vl), lo_mask)),
+                                        b.shuffle_vector(rows[i], rows[j], ir.Constant(ir.VectorType(I32, vl), hi_mask)))
+                bit <<= 1
+            store_columns(rows[:h], k0)
+
+    def by_columns() -> None:
+        # Bt's rows are B's columns; with rsb == 1 they are contiguous: copied a vector at a time
+        step = b.select(b.icmp_signed("==", rsb, g.i(1)), g.i(vl), g.i(1))
+        zero_v = ir.Constant(vt, [0.0] * vl)
+        with g.loop(0, N, name="pj") as j:
+            src = g.gep(B, b.mul(j, csb))
+            dst = g.gep(bt, b.mul(j, Kp))
+            with g.loop(0, Kp, step, name="pk") as k:
+                with b.if_else(b.icmp_signed("==", step, g.i(1))) as (one, vec):
+                    with one:
+                        inside = b.icmp_signed("<", k, K)
+                        v = b.select(inside, g.ld(g.gep(src, b.mul(g.imin(k, b.sub(K, g.i(1))), rsb))),
+                                     ir.Constant(elem, 0.0))
+                        b.store(v, g.gep(dst, k))
+                    with vec:
+                        m = lanes_below(b, vl, b.sub(K, k))
+                        p = b.gep(src, [k], source_etype=elem)  # not inbounds: past B when masked off
+                        b.store(b.call(mload, [p, ir.Constant(I32, esize), m, zero_v]), g.gep(dst, k), align=esize)
+
+    if lean:
+        by_columns()
+        return
+    with b.if_else(b.and_(b.icmp_signed("==", csb, g.i(1)), b.icmp_signed("<=", N, g.i(vl)))) as (then, otherwise):
+        with then:
+            if vl >= 8:
+                with b.if_else(b.icmp_signed("<=", N, g.i(vl // 2))) as (half, whole):
+                    with half:
+                        by_half_rows()
+                    with whole:
+                        by_rows()
+            else:
+                by_rows()
+        with otherwise:
+            by_columns()
