@@ -14,7 +14,7 @@ import numpy as np
 
 from ...ir.core import Block, Builder, Operation, Value
 from .base import Pass
-from .rewrite import constant_value, replace_op, splat_value
+from .rewrite import constant_value, is_zero_splat, producer, replace_op, splat_value
 
 Pattern = Callable[[Operation, Builder], "list[Value] | None"]
 PATTERNS: dict[str, list[Pattern]] = {}
@@ -163,17 +163,6 @@ def reduce_nothing(op, b):
     return None
 
 
-def _producer(v: Value, name: str) -> Operation | None:
-    op = getattr(v, "op", None)
-    return op if op is not None and op.name == name else None
-
-
-def _is_zero(v: Value) -> bool:
-    """A splat 0, possibly broadcast."""
-    bc = _producer(v, "graph.broadcast_to")
-    return _is(bc.operands[0] if bc is not None else v, 0)
-
-
 @pattern("graph.reduce_sum")
 def sum_of_one_hot_select(op, b):
     """``reduce_sum(where(one_hot(y, d) == on, u, 0), last axis)``, with u the same along that axis
@@ -183,21 +172,21 @@ def sum_of_one_hot_select(op, b):
     pass over the ``[batch, classes]`` tensor. A -0.0 in u comes out as -0.0 where the sum gave
     +0.0 (the liberty ``add_zero`` also takes)."""
     x = op.operands[0]
-    sel = _producer(x, "graph.where")
+    sel = producer(x, "graph.where")
     t = x.type
     axes = op.attributes.get("axes")
     if sel is None or not t.dtype.is_float or t.rank < 1 or axes is None or \
-            [a % t.rank for a in axes] != [t.rank - 1] or not _is_zero(sel.operands[2]):
+            [a % t.rank for a in axes] != [t.rank - 1] or not is_zero_splat(sel.operands[2]):
         return None
-    eq = _producer(sel.operands[0], "graph.eq")
-    oh = _producer(eq.operands[0], "graph.one_hot") if eq is not None else None
+    eq = producer(sel.operands[0], "graph.eq")
+    oh = producer(eq.operands[0], "graph.one_hot") if eq is not None else None
     if oh is None or oh.result.type.shape != t.shape or oh.attributes.get("axis", -1) % t.rank != t.rank - 1:
         return None
     k = splat_value(eq.operands[1])
     if k is None or isinstance(k, bool) or k != oh.attributes.get("on_value", 1.0) or \
             k == oh.attributes.get("off_value", 0.0):
         return None
-    bc = _producer(sel.operands[1], "graph.broadcast_to")
+    bc = producer(sel.operands[1], "graph.broadcast_to")
     u = bc.operands[0] if bc is not None else sel.operands[1]
     if u.type.shape != t.shape[:-1] + (1,):
         return None

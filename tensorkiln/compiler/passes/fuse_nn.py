@@ -21,29 +21,15 @@ from __future__ import annotations
 
 from ...ir.core import Function, Operation, Value
 from .base import Pass
-from .rewrite import replace_op, splat_value
-
-
-def _producer(v: Value, name: str) -> Operation | None:
-    op = getattr(v, "op", None)
-    return op if op is not None and op.name == name else None
-
-
-def _is_zero(v: Value) -> bool:
-    """A splat 0 constant, or one broadcast to a shape."""
-    bc = _producer(v, "graph.broadcast_to")
-    if bc is not None:
-        v = bc.operands[0]
-    z = splat_value(v)
-    return z is not None and not isinstance(z, bool) and z == 0
+from .rewrite import is_zero_splat, producer, replace_op, splat_value
 
 
 def _masked_pool_adjoint(where: Operation) -> tuple[Operation, Value] | None:
     """(the max_pool_grad, its y) when ``where`` is ``where(y > 0, max_pool_grad(y, g), 0)``."""
     cond, adj, other = where.operands
-    gt = _producer(cond, "graph.gt")
-    pool = _producer(adj, "graph.max_pool_grad")
-    if gt is None or pool is None or pool.attributes.get("mask_positive") or not _is_zero(other):
+    gt = producer(cond, "graph.gt")
+    pool = producer(adj, "graph.max_pool_grad")
+    if gt is None or pool is None or pool.attributes.get("mask_positive") or not is_zero_splat(other):
         return None
     y, k = gt.operands
     if pool.operands[0] is not y or splat_value(k) is None or splat_value(k) != 0 or k.type.rank:
@@ -60,7 +46,7 @@ def _sole_user(v: Value) -> Operation | None:
 def _conv_bias(add: Operation) -> tuple[Operation, Value] | None:
     """(the conv2d, the bias) when ``add`` is ``conv2d(x, f) + b`` with b of shape [Cout]."""
     for conv_v, bias in (add.operands, reversed(add.operands)):
-        conv = _producer(conv_v, "graph.conv2d")
+        conv = producer(conv_v, "graph.conv2d")
         if conv is None or len(conv.operands) != 2 or _sole_user(conv_v) is not add:
             continue
         cout = conv_v.type.shape[3]

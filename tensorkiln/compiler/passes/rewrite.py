@@ -1,4 +1,5 @@
-"""Small helpers shared by rewriting passes: replacing an op's results, cloning ops, splat tests."""
+"""Small helpers shared by rewriting passes: replacing an op's results, cloning ops, splat tests,
+matching an operand's producer."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -38,3 +39,18 @@ def is_pure(op: Operation) -> bool:
     from ...ir.opdef import lookup
 
     return lookup(op.name).has("pure")
+
+
+def producer(v: Value, name: str) -> Operation | None:
+    """The op named ``name`` that defines v, else None (a block argument, another op)."""
+    op = getattr(v, "op", None)
+    return op if op is not None and op.name == name else None
+
+
+def is_zero_splat(v: Value) -> bool:
+    """A splat 0 constant (not a bool), or one broadcast to a shape."""
+    bc = producer(v, "graph.broadcast_to")
+    if bc is not None:
+        v = bc.operands[0]
+    z = splat_value(v)
+    return z is not None and not isinstance(z, bool) and z == 0
