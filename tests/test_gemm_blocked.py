@@ -49,8 +49,11 @@ def test_several_blocks_every_layout(gemm, dtype, shape):
 @pytest.mark.parametrize("shape", [(784, 256, 100), (300, 130, 50), (150, 200, 700)], ids=lambda s: "x".join(map(str, s)))
 def test_accumulated_update_on_threads(gemm, threads, shape):
     """An accumulated product with several M blocks and A transposed (the MLP's weight gradient,
-    W += x^T dY) on 2-4 threads: M blocks evened out to a multiple of the thread count (784 rows: 6
-    blocks on 2 or 3 threads, 8 on 4), a ragged last panel (130 and 200 columns), two K blocks (K 700)."""
+    W += x^T dY) on 2-4 threads. With A at most 512 KiB (f32 here, not f64 but for 300x130x50) it
+    splits C's columns into one group per thread, items group by group, A read in place: groups of
+    unequal panel counts (4 panels on 3 threads; 130 columns: a ragged panel, and fewer panels than
+    4 threads, so split by M blocks), two K blocks (K 700); the f64 cases split by M blocks, evened
+    out to a multiple of the thread count (784 rows: 6 blocks on 2 or 3 threads, 8 on 4)."""
     M, N, K = shape
     rng = np.random.default_rng(M + N + K + threads)
     for dtype in ("f32", "f64"):

@@ -243,9 +243,11 @@ def _block_worker(module, elem, cfg: GemmConfig, suffix: str, pack_a, kernel) ->
     # most one tile (at most cfg.mc rows; the driver chooses nblk).
     tiles, nblk = v["tiles"], v["nblk"]
     panels = b.sdiv(b.add(nc, g.i(cfg.nr - 1)), g.i(cfg.nr))
+    # Items run group by group, so that a thread claiming items in order (the caller from the front,
+    # a worker from the back: threadpool.py) mostly keeps to one group of C's columns.
     with g.loop(lo, hi, name="item") as item:
-        blk = b.sdiv(item, groups)
-        grp = b.srem(item, groups)
+        grp = b.sdiv(item, nblk)
+        blk = b.srem(item, nblk)
         ic = b.mul(b.sdiv(b.mul(blk, tiles), nblk), g.i(cfg.mr))
         mc = b.sub(g.imin(b.mul(b.sdiv(b.mul(b.add(blk, g.i(1)), tiles), nblk), g.i(cfg.mr)), M), ic)
         a_block = g.gep(A, b.mul(ic, rsa))
@@ -306,6 +308,9 @@ PARALLEL_MIN_MACS = 1 << 20
 PARALLEL_MIN_PACK = 1 << 15
 # A row-major B block of at most this many bytes is read in place, whatever the shape of A.
 SMALL_B_BYTES = 256 << 10
+# An accumulated product whose A is at most this large splits by columns (see ``_driver``): the
+# MLP's weight update (x^T: 784 x 100 floats, 306 KiB), not the convnet's dense layer's (1.2 MiB).
+SPLIT_N_MAX_A_BYTES = 512 << 10
 
 
 GEMM_ARGS = [I64, I64, I64, PTR, I64, I64, PTR, I64, I64, PTR, I64, I1, I64]
@@ -363,7 +368,18 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
     tiles = b.sdiv(b.add(M, g.i(cfg.mr - 1)), g.i(cfg.mr))
     nblk = g.imin(nblk1, tiles)
     nblk = b.select(b.icmp_signed("<", nblk, g.i(1)), g.i(1), nblk)
-    groups = b.select(b.icmp_signed("<", nblk, nthreads), nthreads, g.i(1))
+    # Threads split C's columns when there are too few M blocks to go round, and when C is a small
+    # weight accumulated into (W += x^T dY, A at most SPLIT_N_MAX_A_BYTES) with a panel of columns
+    # for each thread: the forward product x @ W has one M block and so splits W's columns, and with
+    # the update split the same way each thread updates the columns it reads in the next step. Each
+    # thread then reads all of A, in place (packing all of it on each thread cost more than reading
+    # it). MLP step, two threads, alternating processes (/tmp/mlpgemm.py): in seconds with the vCPUs
+    # far apart 239.7 -> 224.2 us (n = 93/103 s), near 186.1 vs 187.4 (132/122 s).
+    npanels = b.sdiv(ncap, g.i(cfg.nr))
+    small_a = b.icmp_signed("<=", b.mul(b.mul(M, K), g.i(esize)), g.i(SPLIT_N_MAX_A_BYTES))
+    split_n = b.and_(b.and_(accumulate, small_a),
+                     b.and_(b.icmp_signed(">", nthreads, g.i(1)), b.icmp_signed(">=", npanels, nthreads)))
+    groups = b.select(b.or_(b.icmp_signed("<", nblk, nthreads), split_n), nthreads, g.i(1))
     # B read in place, not packed (its whole panels; a ragged last one is still packed). Always
     # when its rows are NR apart — then B already is the packed layout (a conv's 64 output
     # channels; 1 thread 196x800x64: 108 -> 112 GFLOP/s). Otherwise when there is one M block
@@ -401,7 +417,8 @@ def _driver(module: ir.Module, elem: ir.Type, cfg: GemmConfig, suffix: str) -> i
             # With a single panel of B, each A element is used once: packing A would only copy it.
             # A row-major A is read in place too: the kernel's six row streams are as fast as a
             # packed panel (1 thread 1024³: 95 vs 92 GFLOP/s), and packing it would cost a transpose.
-            pack = b.and_(b.icmp_signed(">", nc, g.i(cfg.nr)), b.icmp_signed("!=", csa, g.i(1)))
+            # Nor when the update splits by columns (above).
+            pack = b.and_(b.and_(b.icmp_signed(">", nc, g.i(cfg.nr)), b.icmp_signed("!=", csa, g.i(1))), b.not_(split_n))
             values = {"M": M, "kc": kc, "nc": nc, "A": g.gep(A, b.mul(pc, csa)), "rsa": rsa, "csa": csa,
                       "bp": bp, "B": bsrc, "rsb": rsb, "direct": b.zext(direct, I64),
                       "C": g.gep(C, jc), "ldc": ldc, "overwrite": b.zext(overwrite, I64), "pack": b.zext(pack, I64),
