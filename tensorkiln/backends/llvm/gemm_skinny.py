@@ -115,6 +115,33 @@ DOT_SPLIT_K_MAX_OUTPUTS = 4096
 DOT_STACK_BYTES = 16 << 10
 
 
+def _stack_block(g: _Gen, name: str) -> ir.Value:
+    """A DOT_STACK_BYTES buffer in the entry block's frame, cache-line aligned."""
+    buf = g.alloca(ir.ArrayType(ir.IntType(8), DOT_STACK_BYTES), name)
+    buf.align = 64
+    return buf
+
+
+def _fits_stack(g: _Gen, nbytes: ir.Value) -> ir.Value:
+    return g.b.icmp_signed("<=", nbytes, g.i(DOT_STACK_BYTES))
+
+
+def _stack_or_scratch(g: _Gen, malloc: ir.Function, nbytes: ir.Value, stack: ir.Value, on_stack: ir.Value) -> ir.Value:
+    """``stack`` when ``on_stack`` (``_fits_stack(nbytes)``), else a scratch block of ``nbytes`` (null
+    when out of memory). The caller frees it, through the scratch cache, only when not on the stack."""
+    b = g.b
+    with b.if_else(on_stack) as (st, heap):
+        with st:
+            stack_bb = b.block
+        with heap:
+            got = b.call(malloc, [nbytes])
+            heap_bb = b.block
+    ptr = b.phi(PTR)
+    ptr.add_incoming(stack, stack_bb)
+    ptr.add_incoming(got, heap_bb)
+    return ptr
+
+
 class _Body:
     """What both layouts' ``body(ctx, lo, hi)`` start with: the function, its context fields, the
     vector type, the FMA and masked-load intrinsics and a rows × cols grid of vector accumulators."""
@@ -153,8 +180,7 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
     _, mt, _, mstore = _vec_intrinsics(module, elem, vl)
     none = ir.Constant(mt, [0] * vl)
     malloc, free = declare_scratch(module)
-    stack_buf = g.alloca(ir.ArrayType(ir.IntType(8), DOT_STACK_BYTES), "bt.stack")
-    stack_buf.align = 64
+    stack_buf = _stack_block(g, "bt.stack")
     Kall, M, N, P, S, KP, kgran = v["K"], v["M"], v["N"], v["P"], v["S"], v["KP"], v["kgran"]
     esize = 4 if h.t == "f32" else 8
     blocks = b.sdiv(b.add(M, g.i(R - 1)), g.i(R))
@@ -182,16 +208,8 @@ def _dot_body(module: ir.Module, elem, vl: int, R: int, CC: int, lean: bool = Fa
         jhi = g.imin(b.mul(b.sdiv(b.mul(b.add(part, g.i(1)), groups), P), g.i(CC)), N)
         ncols = b.sub(jhi, jlo)
         bt_bytes = b.mul(b.mul(ncols, Kp), g.i(esize))
-        on_stack = b.icmp_signed("<=", bt_bytes, g.i(DOT_STACK_BYTES))
-        with b.if_else(on_stack) as (st, heap):
-            with st:
-                got_stack = b.block
-            with heap:
-                got_heap = b.call(malloc, [bt_bytes])
-                heap_bb = b.block
-        bt = b.phi(PTR)
-        bt.add_incoming(stack_buf, got_stack)
-        bt.add_incoming(got_heap, heap_bb)
+        on_stack = _fits_stack(g, bt_bytes)
+        bt = _stack_or_scratch(g, malloc, bt_bytes, stack_buf, on_stack)
         blo, bhi = b.sdiv(b.mul(share, blocks), S), b.sdiv(b.mul(b.add(share, g.i(1)), blocks), S)
         with b.if_else(b.icmp_unsigned("==", bt, ir.Constant(PTR, None)), likely=False) as (oom, packed):
             with oom:
@@ -463,17 +481,12 @@ def skinny_function(module: ir.Module, elem, cfg: GemmConfig, internal: bool = T
     want_k = b.and_(b.and_(b.not_(one), small), b.and_(few, b.icmp_signed(">=", kruns, g.i(2))))
     malloc, free = declare_scratch(module)
     wslot = g.alloca(PTR, "partials")
-    wstack = g.alloca(ir.ArrayType(ir.IntType(8), DOT_STACK_BYTES), "partials.stack")
-    wstack.align = 64
+    wstack = _stack_block(g, "partials.stack")
     b.store(ir.Constant(PTR, None), wslot)
     wbytes = b.mul(b.mul(b.sub(kruns, g.i(1)), b.mul(M, N)), g.i(esize))
-    w_on_stack = b.icmp_signed("<=", wbytes, g.i(DOT_STACK_BYTES))
+    w_on_stack = _fits_stack(g, wbytes)
     with b.if_then(want_k):
-        with b.if_else(w_on_stack) as (on_stack, on_heap):
-            with on_stack:
-                b.store(wstack, wslot)
-            with on_heap:
-                b.store(b.call(malloc, [wbytes]), wslot)
+        b.store(_stack_or_scratch(g, malloc, wbytes, wstack, w_on_stack), wslot)
     wbuf = b.load(wslot, typ=PTR)
     # Without memory for the partial sums: the column split, which needs none.
     split_k = b.and_(want_k, b.icmp_unsigned("!=", wbuf, ir.Constant(PTR, None)))
